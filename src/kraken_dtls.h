@@ -1,0 +1,84 @@
+/*
+ * DTLS-SRTP over OpenSSL memory BIOs: the handshake is driven by the
+ * caller feeding datagrams in and pulling datagrams out, so the same code
+ * runs in an nginx worker, a unit test and the bench load generator.
+ * Plain C, no nginx headers.
+ */
+
+#ifndef KRAKEN_DTLS_H
+#define KRAKEN_DTLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KRAKEN_DTLS_MTU           1200
+
+enum {
+    KRAKEN_DTLS_HANDSHAKING = 0,
+    KRAKEN_DTLS_CONNECTED,
+    KRAKEN_DTLS_FAILED                  /* alert, bad cert, wrong digest */
+};
+
+enum {
+    KRAKEN_SRTP_AES128_CM_SHA1_80 = 1,
+    KRAKEN_SRTP_AEAD_AES_128_GCM
+};
+
+typedef struct kraken_dtls_ctx_s  kraken_dtls_ctx_t;
+typedef struct kraken_dtls_s      kraken_dtls_t;
+
+typedef struct {
+    int       profile;                  /* KRAKEN_SRTP_... */
+    size_t    len;                      /* key + salt: 30 (CM) or 28 (GCM) */
+    uint8_t   local[32];                /* key||salt we protect with */
+    uint8_t   remote[32];               /* key||salt we unprotect with */
+} kraken_srtp_keys_t;
+
+
+/*
+ * One per process: a fresh ECDSA P-256 certificate, and SSL_CTXs for both
+ * roles, offering AEAD_AES_128_GCM then AES128_CM_SHA1_80.
+ * Returns NULL with a reason in err.
+ */
+kraken_dtls_ctx_t *kraken_dtls_ctx_create(char *err, size_t errlen);
+void kraken_dtls_ctx_free(kraken_dtls_ctx_t *ctx);
+
+/* "sha-256 AB:CD:..." of our certificate, for a=fingerprint */
+const char *kraken_dtls_ctx_fingerprint(kraken_dtls_ctx_t *ctx);
+
+
+/*
+ * A DTLS association. server != 0: we wait for the ClientHello (the SFU);
+ * server == 0: we send it (unit tests, bench). The peer's certificate must
+ * match the given digest (algorithm "sha-256", "sha-1", "sha-384" or
+ * "sha-512", as in SDP), otherwise the state becomes KRAKEN_DTLS_FAILED.
+ */
+kraken_dtls_t *kraken_dtls_create(kraken_dtls_ctx_t *ctx, int server,
+    const char *fp_alg, const uint8_t *fp, size_t fp_len);
+void kraken_dtls_free(kraken_dtls_t *d);
+
+/* Feeds one received datagram; returns the state after it. */
+int kraken_dtls_input(kraken_dtls_t *d, const uint8_t *buf, size_t len);
+
+/*
+ * Pulls the next datagram to send (whole DTLS records, at most
+ * KRAKEN_DTLS_MTU bytes unless one record is larger). Returns its length,
+ * 0 when nothing is pending.
+ */
+size_t kraken_dtls_output(kraken_dtls_t *d, uint8_t *buf, size_t cap);
+
+/* Starts the handshake of a client; no-op for a server. */
+int kraken_dtls_start(kraken_dtls_t *d);
+
+/*
+ * Retransmission: call when now_ms >= the deadline last reported.
+ * Returns the state; *next_ms is the next deadline (0: none).
+ */
+int kraken_dtls_timer(kraken_dtls_t *d, uint64_t now_ms, uint64_t *next_ms);
+
+int kraken_dtls_state(kraken_dtls_t *d);
+
+/* After KRAKEN_DTLS_CONNECTED: the negotiated profile and keys. */
+int kraken_dtls_srtp_keys(kraken_dtls_t *d, kraken_srtp_keys_t *keys);
+
+#endif /* KRAKEN_DTLS_H */

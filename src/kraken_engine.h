@@ -1,0 +1,111 @@
+/*
+ * The engine of one worker: rooms, peers, ICE-lite, DTLS-SRTP and the
+ * forwarding of Opus between the peers of a room. Plain C, no nginx
+ * headers: the caller brings datagrams in, sends what the engine hands
+ * out through a callback, and calls kraken_engine_timer() when asked to.
+ */
+
+#ifndef KRAKEN_ENGINE_H
+#define KRAKEN_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <cJSON.h>
+
+#include "kraken_error.h"
+
+typedef struct kraken_engine_s  kraken_engine_t;
+
+/* One outgoing datagram of a batch. */
+typedef struct {
+    struct sockaddr_storage  addr;
+    socklen_t                addrlen;
+    size_t                   len;
+    uint8_t                  buf[1500];
+} kraken_datagram_t;
+
+/* Sends n datagrams; what cannot be sent is dropped (UDP). */
+typedef void (*kraken_send_pt)(void *data, kraken_datagram_t *dg, int n);
+
+typedef struct {
+    const char      *announce_ip;       /* our host candidate */
+    uint16_t         port;              /* our media port */
+    uint64_t         consent_timeout;   /* ms without a valid STUN check */
+    uint64_t         connect_timeout;   /* ms from publish to first media */
+    uint64_t         tombstone_time;    /* ms a closed peer stays known */
+    kraken_send_pt   send;
+    void            *send_data;
+} kraken_engine_conf_t;
+
+/* Why datagrams were dropped, and what flowed. */
+typedef struct {
+    uint64_t  stun_bad;                 /* malformed or unknown ufrag */
+    uint64_t  stun_unauthorized;        /* wrong MESSAGE-INTEGRITY */
+    uint64_t  dtls_failed;              /* handshakes failed */
+    uint64_t  srtp_failed;              /* auth or replay failures */
+    uint64_t  unknown_source;           /* non-STUN from an unknown address */
+    uint64_t  malformed;                /* not STUN/DTLS/RTP at all */
+    uint64_t  rtp_received;
+    uint64_t  rtp_forwarded;
+    uint64_t  rtcp_received;
+} kraken_engine_counters_t;
+
+typedef struct {
+    int       active_peers;
+    int       closed_peers;
+    int       active_rooms;
+    int       closed_rooms;
+    kraken_engine_counters_t  counters;
+} kraken_engine_stats_t;
+
+
+kraken_engine_t *kraken_engine_create(const kraken_engine_conf_t *conf,
+    char *err, size_t errlen);
+void kraken_engine_free(kraken_engine_t *e);
+
+/* A received datagram; buf may be modified. */
+void kraken_engine_input(kraken_engine_t *e, const struct sockaddr *from,
+    socklen_t fromlen, uint8_t *buf, size_t len, uint64_t now_ms);
+
+/* Hands the batched output to conf->send; call after a batch of input. */
+void kraken_engine_flush(kraken_engine_t *e);
+
+/*
+ * Timeouts and retransmissions due at now_ms. Returns the delay in ms
+ * until the next call is needed.
+ */
+uint64_t kraken_engine_timer(kraken_engine_t *e, uint64_t now_ms);
+
+
+/*
+ * Signaling, Kraken's router methods. Each returns KRAKEN_OK or an error
+ * code with err filled. SDP in and out is plain SDP text; returned
+ * strings are malloc()ed and freed by the caller.
+ */
+int kraken_engine_publish(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *sdp, int limit, const char *callback,
+    uint64_t now_ms, char track[37], char **answer, kraken_error_t *err);
+int kraken_engine_restart(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *cid, const char *sdp, uint64_t now_ms,
+    char **answer, kraken_error_t *err);
+int kraken_engine_end(kraken_engine_t *e, const char *rid, const char *uid,
+    const char *cid, uint64_t now_ms, kraken_error_t *err);
+int kraken_engine_trickle(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *cid, const char *candidate,
+    kraken_error_t *err);
+/* *offer is NULL when nothing changed */
+int kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *cid, uint64_t now_ms, char **offer,
+    kraken_error_t *err);
+int kraken_engine_answer(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *cid, const char *sdp, uint64_t now_ms,
+    kraken_error_t *err);
+
+/* Appends {"id": uid, "track": cid} of each active peer of rid. */
+int kraken_engine_list(kraken_engine_t *e, const char *rid, cJSON *peers);
+
+void kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st);
+
+#endif /* KRAKEN_ENGINE_H */

@@ -1,0 +1,49 @@
+/*
+ * Kraken's JSON-RPC: the envelope, the per-method parameter checks and
+ * the rendering of results and errors. Plain C, no nginx headers.
+ */
+
+#ifndef KRAKEN_RPC_H
+#define KRAKEN_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "kraken_engine.h"
+
+typedef struct {
+    kraken_engine_t  *engine;
+    const char       *turn_url;         /* NULL or "": turn returns [] */
+    const char       *turn_secret;
+    time_t            now;              /* wall clock, for turn and info */
+    uint64_t          now_ms;           /* monotonic, for the engine */
+
+    /*
+     * info []: fills the engine state object. NULL: this engine's own
+     * stats. Set by the glue when several workers share the answer.
+     */
+    void            (*info)(void *data, cJSON *state);
+    void             *info_data;
+} kraken_rpc_ctx_t;
+
+
+/*
+ * Handles one request body. Returns the HTTP status: 200 with a Kraken
+ * envelope, or 400 with {"error": "..."} for a body that is not a call.
+ * *out is a malloc()ed, NUL-terminated JSON text.
+ */
+int kraken_rpc_handle(kraken_rpc_ctx_t *ctx, const char *body, size_t len,
+    char **out, size_t *outlen);
+
+/*
+ * The room a call addresses (params[0] of publish, subscribe, answer,
+ * trickle, restart, end, list), for routing it to the room's owner.
+ * Returns 0 with room set, or -1 when the call has no room or is not a
+ * well-formed call (then any worker may answer it).
+ */
+int kraken_rpc_room(const char *body, size_t len, char *room, size_t cap);
+
+#endif /* KRAKEN_RPC_H */

@@ -1,0 +1,37 @@
+/*
+ * SRTP/SRTCP sessions on libsrtp2, keyed from DTLS. One inbound and one
+ * outbound libsrtp session per peer; inbound has libsrtp's replay check.
+ * Plain C, no nginx headers.
+ */
+
+#ifndef KRAKEN_SRTP_H
+#define KRAKEN_SRTP_H
+
+#include <stddef.h>
+
+#include "kraken_dtls.h"
+
+/* room left after a packet for the auth tag / GCM tag and SRTCP index */
+#define KRAKEN_SRTP_MAX_TRAILER   32
+
+typedef struct kraken_srtp_s  kraken_srtp_t;
+
+/* Once per process; returns 0 or -1. */
+int kraken_srtp_init(void);
+
+kraken_srtp_t *kraken_srtp_create(const kraken_srtp_keys_t *keys);
+void kraken_srtp_free(kraken_srtp_t *s);
+
+/*
+ * In place. *len is updated. protect needs cap >= *len +
+ * KRAKEN_SRTP_MAX_TRAILER. Return 0 or -1 (auth failure, replay, bad
+ * length): the packet must then be dropped.
+ */
+int kraken_srtp_protect(kraken_srtp_t *s, uint8_t *buf, size_t *len,
+    size_t cap);
+int kraken_srtp_unprotect(kraken_srtp_t *s, uint8_t *buf, size_t *len);
+int kraken_srtp_protect_rtcp(kraken_srtp_t *s, uint8_t *buf, size_t *len,
+    size_t cap);
+int kraken_srtp_unprotect_rtcp(kraken_srtp_t *s, uint8_t *buf, size_t *len);
+
+#endif /* KRAKEN_SRTP_H */

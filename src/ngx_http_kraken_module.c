@@ -1,0 +1,647 @@
+
+/*
+ * Copyright (C) ngx_kraken authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "kraken_rpc.h"
+#include "ngx_kraken_media.h"
+
+
+typedef struct {
+    ngx_kraken_media_conf_t   media;
+    ngx_flag_t                media_enabled;
+} ngx_http_kraken_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                rpc;
+    ngx_flag_t                demo;
+    ngx_str_t                 turn_server;
+    ngx_str_t                 turn_secret;
+} ngx_http_kraken_loc_conf_t;
+
+
+static ngx_int_t ngx_http_kraken_handler(ngx_http_request_t *r);
+static void ngx_http_kraken_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_kraken_send(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *data, size_t len);
+static ngx_int_t ngx_http_kraken_cors(ngx_http_request_t *r);
+static ngx_table_elt_t *ngx_http_kraken_origin(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_add_header(ngx_http_request_t *r,
+    char *key, ngx_str_t *value);
+
+static void *ngx_http_kraken_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_kraken_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kraken_media_listen(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_kraken_init_process(ngx_cycle_t *cycle);
+static void ngx_http_kraken_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_kraken_commands[] = {
+
+    { ngx_string("kraken_rpc"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kraken_rpc,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kraken_demo"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kraken_loc_conf_t, demo),
+      NULL },
+
+    { ngx_string("kraken_turn_server"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kraken_loc_conf_t, turn_server),
+      NULL },
+
+    { ngx_string("kraken_turn_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kraken_loc_conf_t, turn_secret),
+      NULL },
+
+    { ngx_string("kraken_media_listen"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_kraken_media_listen,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kraken_media_announce"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.announce),
+      NULL },
+
+    { ngx_string("kraken_consent_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.consent_timeout),
+      NULL },
+
+    { ngx_string("kraken_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.connect_timeout),
+      NULL },
+
+    { ngx_string("kraken_closed_peer_time"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.tombstone_time),
+      NULL },
+
+    { ngx_string("kraken_media_socket_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.socket_buffer),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_kraken_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_kraken_create_main_conf,      /* create main configuration */
+    ngx_http_kraken_init_main_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_kraken_create_loc_conf,       /* create location configuration */
+    ngx_http_kraken_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_kraken_module = {
+    NGX_MODULE_V1,
+    &ngx_http_kraken_module_ctx,           /* module context */
+    ngx_http_kraken_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_kraken_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_kraken_exit_process,          /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_kraken_json_type = ngx_string("application/json");
+
+
+static ngx_int_t
+ngx_http_kraken_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_http_kraken_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    if (r->method == NGX_HTTP_POST) {
+        rc = ngx_http_read_client_request_body(r,
+                                               ngx_http_kraken_body_handler);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+    if ((r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) && klcf->demo) {
+        /* the demo page: nginx's index and static handlers serve it */
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_kraken_cors(r) == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->method == NGX_HTTP_OPTIONS && ngx_http_kraken_origin(r)) {
+        return ngx_http_kraken_send(r, NGX_HTTP_OK, (u_char *) "{}", 2);
+    }
+
+    return ngx_http_kraken_send(r, NGX_HTTP_NOT_FOUND,
+                                (u_char *) "{\"error\":\"not found\"}", 21);
+}
+
+
+static void
+ngx_http_kraken_body_handler(ngx_http_request_t *r)
+{
+    int                          status;
+    char                        *out;
+    size_t                       outlen;
+    ngx_int_t                    rc;
+    ngx_str_t                    body;
+    kraken_rpc_ctx_t             ctx;
+    ngx_http_kraken_loc_conf_t  *klcf;
+    u_char                       url[NGX_MAX_PATH], secret[NGX_MAX_PATH];
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    if (ngx_http_kraken_read_body(r, &body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memzero(&ctx, sizeof(kraken_rpc_ctx_t));
+    ctx.engine = ngx_kraken_media_engine();
+    ctx.now = ngx_time();
+    ctx.now_ms = ngx_current_msec;
+
+    if (klcf->turn_server.len && klcf->turn_server.len < NGX_MAX_PATH
+        && klcf->turn_secret.len < NGX_MAX_PATH)
+    {
+        ngx_cpystrn(url, klcf->turn_server.data, klcf->turn_server.len + 1);
+        ngx_cpystrn(secret, klcf->turn_secret.data,
+                    klcf->turn_secret.len + 1);
+        ctx.turn_url = (const char *) url;
+        ctx.turn_secret = (const char *) secret;
+    }
+
+    out = NULL;
+    outlen = 0;
+
+    status = kraken_rpc_handle(&ctx, (const char *) body.data, body.len,
+                               &out, &outlen);
+
+    ngx_kraken_media_poke();
+
+    if (out == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_kraken_cors(r) == NGX_ERROR) {
+        free(out);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_kraken_send(r, status, (u_char *) out, outlen);
+    free(out);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* The whole body as one buffer: from memory, or from the temp file. */
+
+static ngx_int_t
+ngx_http_kraken_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    size_t        len;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body->len = 0;
+    body->data = (u_char *) "";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                          : (size_t) (b->last - b->pos);
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                return NGX_ERROR;
+            }
+
+            p += n;
+
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    *p = '\0';
+    body->len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kraken_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
+    size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_kraken_json_type;
+    r->headers_out.content_type_len = ngx_http_kraken_json_type.len;
+    r->headers_out.content_length_n = len;
+
+    if (r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, data, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* Kraken's CORS: only when the request names an Origin. */
+
+static ngx_int_t
+ngx_http_kraken_cors(ngx_http_request_t *r)
+{
+    static ngx_str_t  headers = ngx_string(
+                                 "Content-Type,Authorization,"
+                                 "Mixin-Conversation-ID");
+    static ngx_str_t  methods = ngx_string("OPTIONS,GET,POST,DELETE");
+    static ngx_str_t  max_age = ngx_string("600");
+
+    ngx_table_elt_t  *origin;
+
+    origin = ngx_http_kraken_origin(r);
+    if (origin == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_kraken_add_header(r, "Access-Control-Allow-Origin",
+                                   &origin->value)
+        != NGX_OK
+        || ngx_http_kraken_add_header(r, "Access-Control-Allow-Headers",
+                                      &headers)
+           != NGX_OK
+        || ngx_http_kraken_add_header(r, "Access-Control-Allow-Methods",
+                                      &methods)
+           != NGX_OK
+        || ngx_http_kraken_add_header(r, "Access-Control-Max-Age", &max_age)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* nginx 1.22 keeps no pointer to Origin: look it up. */
+
+static ngx_table_elt_t *
+ngx_http_kraken_origin(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Origin") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
+                               sizeof("Origin") - 1) == 0
+            && h[i].value.len)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_kraken_add_header(ngx_http_request_t *r, char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_kraken_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_kraken_main_conf_t  *kmcf;
+
+    kmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kraken_main_conf_t));
+    if (kmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     kmcf->media.listen = NULL;
+     *     kmcf->media.announce = { 0, NULL };
+     */
+
+    kmcf->media.consent_timeout = NGX_CONF_UNSET_MSEC;
+    kmcf->media.connect_timeout = NGX_CONF_UNSET_MSEC;
+    kmcf->media.tombstone_time = NGX_CONF_UNSET_MSEC;
+    kmcf->media.socket_buffer = NGX_CONF_UNSET_SIZE;
+
+    return kmcf;
+}
+
+
+static char *
+ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_kraken_main_conf_t  *kmcf = conf;
+
+    u_char   *p;
+    size_t    len;
+
+    ngx_conf_init_msec_value(kmcf->media.consent_timeout, 30000);
+    ngx_conf_init_msec_value(kmcf->media.connect_timeout, 60000);
+    ngx_conf_init_msec_value(kmcf->media.tombstone_time, 300000);
+    ngx_conf_init_size_value(kmcf->media.socket_buffer, 4 * 1024 * 1024);
+
+    if (kmcf->media.listen == NULL) {
+        if (kmcf->media.announce.len) {
+            return "kraken_media_announce needs kraken_media_listen";
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    kmcf->media_enabled = 1;
+
+    if (kmcf->media.announce.len == 0) {
+        /* the listen address itself, unless it is a wildcard */
+        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        len = ngx_sock_ntop(kmcf->media.listen->sockaddr,
+                            kmcf->media.listen->socklen, p,
+                            NGX_SOCKADDR_STRLEN, 0);
+
+        if (ngx_strncmp(p, "0.0.0.0", len) == 0
+            || ngx_strncmp(p, "::", len) == 0)
+        {
+            return "kraken_media_listen on a wildcard address needs "
+                   "kraken_media_announce";
+        }
+
+        kmcf->media.announce.data = p;
+        kmcf->media.announce.len = len;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_kraken_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_kraken_loc_conf_t  *klcf;
+
+    klcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_kraken_loc_conf_t));
+    if (klcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     klcf->turn_server = { 0, NULL };
+     *     klcf->turn_secret = { 0, NULL };
+     */
+
+    klcf->rpc = NGX_CONF_UNSET;
+    klcf->demo = NGX_CONF_UNSET;
+
+    return klcf;
+}
+
+
+static char *
+ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_kraken_loc_conf_t *prev = parent;
+    ngx_http_kraken_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->rpc, prev->rpc, 0);
+    ngx_conf_merge_value(conf->demo, prev->demo, 0);
+    ngx_conf_merge_str_value(conf->turn_server, prev->turn_server, "");
+    ngx_conf_merge_str_value(conf->turn_secret, prev->turn_secret, "");
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kraken_loc_conf_t  *klcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (klcf->rpc != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    klcf->rpc = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_kraken_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_kraken_media_listen(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kraken_main_conf_t  *kmcf = conf;
+
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (kmcf->media.listen) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.listen = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"%V\" of the \"kraken_media_listen\" "
+                               "directive", u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.no_port || u.naddrs == 0) {
+        return "needs an address and a port";
+    }
+
+    kmcf->media.listen = &u.addrs[0];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kraken_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_kraken_main_conf_t  *kmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kraken_module);
+    if (kmcf == NULL || !kmcf->media_enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_kraken_media_init_process(cycle, &kmcf->media);
+}
+
+
+static void
+ngx_http_kraken_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_kraken_media_exit_process(cycle);
+}

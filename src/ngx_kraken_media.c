@@ -1,0 +1,299 @@
+
+/*
+ * Copyright (C) ngx_kraken authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_kraken_media.h"
+
+
+#define NGX_KRAKEN_BATCH       64
+#define NGX_KRAKEN_DGRAM_SIZE  2048
+#define NGX_KRAKEN_TIMER_MAX   100
+
+
+static void ngx_kraken_media_read_handler(ngx_event_t *rev);
+static void ngx_kraken_media_timer_handler(ngx_event_t *ev);
+static void ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n);
+
+
+static kraken_engine_t   *ngx_kraken_engine;
+static ngx_connection_t  *ngx_kraken_udp;
+static ngx_event_t        ngx_kraken_timer;
+static ngx_log_t         *ngx_kraken_log;
+
+/* receive buffers, preallocated: nothing is allocated per datagram */
+static u_char             ngx_kraken_rbuf[NGX_KRAKEN_BATCH]
+                                         [NGX_KRAKEN_DGRAM_SIZE];
+static struct mmsghdr     ngx_kraken_rmsg[NGX_KRAKEN_BATCH];
+static struct iovec       ngx_kraken_riov[NGX_KRAKEN_BATCH];
+static struct sockaddr_storage  ngx_kraken_raddr[NGX_KRAKEN_BATCH];
+
+
+kraken_engine_t *
+ngx_kraken_media_engine(void)
+{
+    return ngx_kraken_engine;
+}
+
+
+ngx_int_t
+ngx_kraken_media_init_process(ngx_cycle_t *cycle,
+    ngx_kraken_media_conf_t *mcf)
+{
+    int                    fd, value;
+    char                   err[256];
+    u_char                 ip[NGX_SOCKADDR_STRLEN + 1];
+    in_port_t              port;
+    socklen_t              socklen;
+    ngx_connection_t      *c;
+    struct sockaddr_storage  sa;
+    kraken_engine_conf_t   ecf;
+
+    ngx_kraken_log = cycle->log;
+
+    ngx_memcpy(&sa, mcf->listen->sockaddr, mcf->listen->socklen);
+    socklen = mcf->listen->socklen;
+
+    /* one port per worker: the room's owner is the only one it reaches */
+    port = ngx_inet_get_port((struct sockaddr *) &sa) + (in_port_t) ngx_worker;
+    ngx_inet_set_port((struct sockaddr *) &sa, port);
+
+    fd = ngx_socket(sa.ss_family, SOCK_DGRAM, 0);
+    if (fd == (int) NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
+                      "kraken: socket() failed");
+        return NGX_ERROR;
+    }
+
+    value = 1;
+    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &value, sizeof(int));
+
+    if (mcf->socket_buffer) {
+        value = (int) mcf->socket_buffer;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
+    }
+
+    if (bind(fd, (struct sockaddr *) &sa, socklen) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
+                      "kraken: bind() to media port %d failed", (int) port);
+        (void) ngx_close_socket(fd);
+        return NGX_ERROR;
+    }
+
+    if (ngx_nonblocking(fd) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
+                      ngx_nonblocking_n " failed");
+        (void) ngx_close_socket(fd);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ip, mcf->announce.data, mcf->announce.len);
+    ip[mcf->announce.len] = '\0';
+
+    ngx_memzero(&ecf, sizeof(kraken_engine_conf_t));
+    ecf.announce_ip = (const char *) ip;
+    ecf.port = port;
+    ecf.consent_timeout = mcf->consent_timeout;
+    ecf.connect_timeout = mcf->connect_timeout;
+    ecf.tombstone_time = mcf->tombstone_time;
+    ecf.send = ngx_kraken_media_send;
+    ecf.send_data = NULL;
+
+    ngx_kraken_engine = kraken_engine_create(&ecf, err, sizeof(err));
+    if (ngx_kraken_engine == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "kraken: engine: %s", err);
+        (void) ngx_close_socket(fd);
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, cycle->log);
+    if (c == NULL) {
+        (void) ngx_close_socket(fd);
+        return NGX_ERROR;
+    }
+
+    c->type = SOCK_DGRAM;
+    c->log = cycle->log;
+    c->read->log = cycle->log;
+    c->write->log = cycle->log;
+    c->read->handler = ngx_kraken_media_read_handler;
+
+    /* the media socket must not keep a gracefully exiting worker alive */
+    c->idle = 1;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_close_connection(c);
+        return NGX_ERROR;
+    }
+
+    ngx_kraken_udp = c;
+
+    ngx_kraken_timer.handler = ngx_kraken_media_timer_handler;
+    ngx_kraken_timer.log = cycle->log;
+    ngx_kraken_timer.data = c;
+    ngx_kraken_timer.cancelable = 1;
+    ngx_add_timer(&ngx_kraken_timer, NGX_KRAKEN_TIMER_MAX);
+
+    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                  "kraken: worker %ui media on port %d, announced as %s",
+                  ngx_worker, (int) port, ip);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_kraken_media_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_kraken_timer.timer_set) {
+        ngx_del_timer(&ngx_kraken_timer);
+    }
+
+    if (ngx_kraken_udp) {
+        ngx_close_connection(ngx_kraken_udp);
+        ngx_kraken_udp = NULL;
+    }
+
+    if (ngx_kraken_engine) {
+        kraken_engine_free(ngx_kraken_engine);
+        ngx_kraken_engine = NULL;
+    }
+}
+
+
+void
+ngx_kraken_media_poke(void)
+{
+    if (ngx_kraken_engine == NULL) {
+        return;
+    }
+
+    if (ngx_kraken_timer.timer_set) {
+        ngx_del_timer(&ngx_kraken_timer);
+    }
+
+    ngx_add_timer(&ngx_kraken_timer, 1);
+}
+
+
+static void
+ngx_kraken_media_read_handler(ngx_event_t *rev)
+{
+    int                i, n, rounds;
+    ngx_connection_t  *c;
+
+    c = rev->data;
+
+    if (c->close) {
+        return;
+    }
+
+    for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
+        ngx_kraken_riov[i].iov_base = ngx_kraken_rbuf[i];
+        ngx_kraken_riov[i].iov_len = NGX_KRAKEN_DGRAM_SIZE;
+        ngx_kraken_rmsg[i].msg_hdr.msg_iov = &ngx_kraken_riov[i];
+        ngx_kraken_rmsg[i].msg_hdr.msg_iovlen = 1;
+        ngx_kraken_rmsg[i].msg_hdr.msg_control = NULL;
+        ngx_kraken_rmsg[i].msg_hdr.msg_controllen = 0;
+        ngx_kraken_rmsg[i].msg_hdr.msg_flags = 0;
+    }
+
+    /* bounded, so HTTP keeps its share of the loop; epoll is level here */
+    for (rounds = 0; rounds < 16; rounds++) {
+
+        for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
+            ngx_kraken_rmsg[i].msg_hdr.msg_name = &ngx_kraken_raddr[i];
+            ngx_kraken_rmsg[i].msg_hdr.msg_namelen =
+                                             sizeof(struct sockaddr_storage);
+        }
+
+        n = recvmmsg(c->fd, ngx_kraken_rmsg, NGX_KRAKEN_BATCH, 0, NULL);
+
+        if (n <= 0) {
+            break;
+        }
+
+        for (i = 0; i < n; i++) {
+            kraken_engine_input(ngx_kraken_engine,
+                            (struct sockaddr *) &ngx_kraken_raddr[i],
+                            ngx_kraken_rmsg[i].msg_hdr.msg_namelen,
+                            ngx_kraken_rbuf[i], ngx_kraken_rmsg[i].msg_len,
+                            ngx_current_msec);
+        }
+
+        kraken_engine_flush(ngx_kraken_engine);
+
+        if (n < NGX_KRAKEN_BATCH) {
+            break;
+        }
+    }
+}
+
+
+static void
+ngx_kraken_media_timer_handler(ngx_event_t *ev)
+{
+    uint64_t  next;
+
+    if (ngx_kraken_engine == NULL || ngx_exiting || ngx_quit) {
+        return;
+    }
+
+    next = kraken_engine_timer(ngx_kraken_engine, ngx_current_msec);
+    kraken_engine_flush(ngx_kraken_engine);
+
+    if (next > NGX_KRAKEN_TIMER_MAX) {
+        next = NGX_KRAKEN_TIMER_MAX;
+    }
+
+    if (next == 0) {
+        next = 1;
+    }
+
+    ngx_add_timer(ev, (ngx_msec_t) next);
+}
+
+
+static void
+ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n)
+{
+    int             i, sent;
+    struct iovec    iov[NGX_KRAKEN_BATCH];
+    struct mmsghdr  msg[NGX_KRAKEN_BATCH];
+
+    if (ngx_kraken_udp == NULL) {
+        return;
+    }
+
+    while (n > 0) {
+
+        for (i = 0; i < n && i < NGX_KRAKEN_BATCH; i++) {
+            iov[i].iov_base = dg[i].buf;
+            iov[i].iov_len = dg[i].len;
+            ngx_memzero(&msg[i], sizeof(struct mmsghdr));
+            msg[i].msg_hdr.msg_name = &dg[i].addr;
+            msg[i].msg_hdr.msg_namelen = dg[i].addrlen;
+            msg[i].msg_hdr.msg_iov = &iov[i];
+            msg[i].msg_hdr.msg_iovlen = 1;
+        }
+
+        sent = sendmmsg(ngx_kraken_udp->fd, msg, i, 0);
+
+        if (sent <= 0) {
+            /* a full socket buffer drops the rest, like the network would */
+            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_kraken_log,
+                           ngx_socket_errno, "kraken: sendmmsg() %d", sent);
+            return;
+        }
+
+        dg += sent;
+        n -= sent;
+    }
+}
