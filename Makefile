@@ -64,7 +64,7 @@ t/js/node_modules: t/js/package.json
 	touch $@
 
 prove: module t/js/node_modules
-	KRAKEN_MODULE=$(MODULE) prove -r t/
+	KRAKEN_MODULE=$(MODULE) ./tools/netns.sh prove -r t/
 
 test: deps-test module unit prove
 
