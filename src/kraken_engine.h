@@ -29,6 +29,10 @@ typedef struct {
 /* Sends n datagrams; what cannot be sent is dropped (UDP). */
 typedef void (*kraken_send_pt)(void *data, kraken_datagram_t *dg, int n);
 
+/* A room came into being (created 1) or went away (0) in this engine. */
+typedef void (*kraken_room_event_pt)(void *data, const char *rid,
+    int created);
+
 typedef struct {
     const char      *announce_ip;       /* our host candidate */
     uint16_t         port;              /* our media port */
@@ -37,6 +41,8 @@ typedef struct {
     uint64_t         tombstone_time;    /* ms a closed peer stays known */
     kraken_send_pt   send;
     void            *send_data;
+    kraken_room_event_pt  room_event;   /* may be NULL */
+    void            *room_event_data;
 } kraken_engine_conf_t;
 
 /* Why datagrams were dropped, and what flowed. */
@@ -107,5 +113,9 @@ int kraken_engine_answer(kraken_engine_t *e, const char *rid,
 int kraken_engine_list(kraken_engine_t *e, const char *rid, cJSON *peers);
 
 void kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st);
+
+/* Calls fn for each room id this engine holds. */
+void kraken_engine_rooms(kraken_engine_t *e,
+    void (*fn)(void *data, const char *rid), void *data);
 
 #endif /* KRAKEN_ENGINE_H */

@@ -9,7 +9,9 @@
 #include <ngx_http.h>
 
 #include "kraken_rpc.h"
+#include "ngx_kraken_ipc.h"
 #include "ngx_kraken_media.h"
+#include "ngx_kraken_registry.h"
 
 
 typedef struct {
@@ -28,6 +30,10 @@ typedef struct {
 
 static ngx_int_t ngx_http_kraken_handler(ngx_http_request_t *r);
 static void ngx_http_kraken_body_handler(ngx_http_request_t *r);
+static void ngx_http_kraken_forwarded(void *data, ngx_uint_t status,
+    u_char *body, size_t len);
+static ngx_uint_t ngx_http_kraken_ipc_rpc(u_char *body, size_t len,
+    char **out, size_t *outlen);
 static ngx_int_t ngx_http_kraken_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_kraken_send(ngx_http_request_t *r,
@@ -113,6 +119,13 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_kraken_main_conf_t, media.tombstone_time),
+      NULL },
+
+    { ngx_string("kraken_shm_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.shm_size),
       NULL },
 
     { ngx_string("kraken_media_socket_buffer"),
@@ -207,11 +220,14 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     int                          status;
     char                        *out;
     size_t                       outlen;
+    ngx_pid_t                    pid;
     ngx_int_t                    rc;
     ngx_str_t                    body;
+    ngx_uint_t                   slot;
     kraken_rpc_ctx_t             ctx;
     ngx_http_kraken_loc_conf_t  *klcf;
     u_char                       url[NGX_MAX_PATH], secret[NGX_MAX_PATH];
+    char                         room[KRAKEN_ID_MAX + 1];
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
 
@@ -220,10 +236,29 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    /* a room's calls go to the worker that owns it */
+    if (ngx_kraken_media_engine()
+        && kraken_rpc_room((const char *) body.data, body.len, room,
+                           sizeof(room)) == 0
+        && ngx_kraken_registry_owner((u_char *) room, ngx_strlen(room),
+                                     &slot, &pid) == NGX_OK
+        && slot != ngx_kraken_registry_self()
+        && ngx_kraken_ipc_forward(pid, body.data, body.len, 10000,
+                                  r->connection->log,
+                                  ngx_http_kraken_forwarded, r)
+           == NGX_OK)
+    {
+        return;
+    }
+
     ngx_memzero(&ctx, sizeof(kraken_rpc_ctx_t));
     ctx.engine = ngx_kraken_media_engine();
     ctx.now = ngx_time();
     ctx.now_ms = ngx_current_msec;
+
+    if (ctx.engine) {
+        ctx.info = ngx_kraken_registry_info;
+    }
 
     if (klcf->turn_server.len && klcf->turn_server.len < NGX_MAX_PATH
         && klcf->turn_secret.len < NGX_MAX_PATH)
@@ -258,6 +293,56 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     free(out);
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+static void
+ngx_http_kraken_forwarded(void *data, ngx_uint_t status, u_char *body,
+    size_t len)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_int_t  rc;
+
+    if (status == 0) {
+        /* the owner is gone or stuck: Kraken's timeout error */
+        body = (u_char *) "{\"error\":{\"status\":500,\"code\":5003999,"
+                          "\"description\":\"room owner did not answer\"}}";
+        len = ngx_strlen(body);
+        status = NGX_HTTP_OK;
+    }
+
+    if (ngx_http_kraken_cors(r) == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_kraken_send(r, status, body, len);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* A call forwarded by another worker, for a room this worker owns. */
+
+static ngx_uint_t
+ngx_http_kraken_ipc_rpc(u_char *body, size_t len, char **out,
+    size_t *outlen)
+{
+    int               status;
+    kraken_rpc_ctx_t  ctx;
+
+    ngx_memzero(&ctx, sizeof(kraken_rpc_ctx_t));
+    ctx.engine = ngx_kraken_media_engine();
+    ctx.now = ngx_time();
+    ctx.now_ms = ngx_current_msec;
+    ctx.info = ngx_kraken_registry_info;
+
+    status = kraken_rpc_handle(&ctx, (const char *) body, len, out, outlen);
+
+    ngx_kraken_media_poke();
+
+    return (ngx_uint_t) status;
 }
 
 
@@ -469,6 +554,7 @@ ngx_http_kraken_create_main_conf(ngx_conf_t *cf)
     kmcf->media.connect_timeout = NGX_CONF_UNSET_MSEC;
     kmcf->media.tombstone_time = NGX_CONF_UNSET_MSEC;
     kmcf->media.socket_buffer = NGX_CONF_UNSET_SIZE;
+    kmcf->media.shm_size = NGX_CONF_UNSET_SIZE;
 
     return kmcf;
 }
@@ -486,6 +572,7 @@ ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(kmcf->media.connect_timeout, 60000);
     ngx_conf_init_msec_value(kmcf->media.tombstone_time, 300000);
     ngx_conf_init_size_value(kmcf->media.socket_buffer, 4 * 1024 * 1024);
+    ngx_conf_init_size_value(kmcf->media.shm_size, 8 * 1024 * 1024);
 
     if (kmcf->media.listen == NULL) {
         if (kmcf->media.announce.len) {
@@ -496,6 +583,10 @@ ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     kmcf->media_enabled = 1;
+
+    if (ngx_kraken_registry_add_zone(cf, kmcf->media.shm_size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (kmcf->media.announce.len == 0) {
         /* the listen address itself, unless it is a wildcard */
@@ -636,7 +727,8 @@ ngx_http_kraken_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_kraken_media_init_process(cycle, &kmcf->media);
+    return ngx_kraken_media_init_process(cycle, &kmcf->media,
+                                         ngx_http_kraken_ipc_rpc);
 }
 
 

@@ -9,6 +9,8 @@
 #include <ngx_event.h>
 
 #include "ngx_kraken_media.h"
+#include "ngx_kraken_registry.h"
+#include "ngx_kraken_ipc.h"
 
 
 #define NGX_KRAKEN_BATCH       64
@@ -43,9 +45,10 @@ ngx_kraken_media_engine(void)
 
 ngx_int_t
 ngx_kraken_media_init_process(ngx_cycle_t *cycle,
-    ngx_kraken_media_conf_t *mcf)
+    ngx_kraken_media_conf_t *mcf, ngx_kraken_ipc_handler_pt rpc)
 {
     int                    fd, value;
+    ngx_uint_t             slot;
     char                   err[256];
     u_char                 ip[NGX_SOCKADDR_STRLEN + 1];
     in_port_t              port;
@@ -59,9 +62,18 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     ngx_memcpy(&sa, mcf->listen->sockaddr, mcf->listen->socklen);
     socklen = mcf->listen->socklen;
 
+    if (ngx_kraken_registry_join(cycle, &slot) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* one port per worker: the room's owner is the only one it reaches */
-    port = ngx_inet_get_port((struct sockaddr *) &sa) + (in_port_t) ngx_worker;
+    port = ngx_inet_get_port((struct sockaddr *) &sa) + (in_port_t) slot;
     ngx_inet_set_port((struct sockaddr *) &sa, port);
+    ngx_kraken_registry_set_port(port);
+
+    if (ngx_kraken_ipc_listen(cycle, rpc) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     fd = ngx_socket(sa.ss_family, SOCK_DGRAM, 0);
     if (fd == (int) NGX_INVALID_FILE) {
@@ -104,6 +116,8 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     ecf.tombstone_time = mcf->tombstone_time;
     ecf.send = ngx_kraken_media_send;
     ecf.send_data = NULL;
+    ecf.room_event = ngx_kraken_registry_room_event;
+    ecf.room_event_data = NULL;
 
     ngx_kraken_engine = kraken_engine_create(&ecf, err, sizeof(err));
     if (ngx_kraken_engine == NULL) {
@@ -142,8 +156,8 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     ngx_add_timer(&ngx_kraken_timer, NGX_KRAKEN_TIMER_MAX);
 
     ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
-                  "kraken: worker %ui media on port %d, announced as %s",
-                  ngx_worker, (int) port, ip);
+                  "kraken: worker %ui (slot %ui) media on port %d, "
+                  "announced as %s", ngx_worker, slot, (int) port, ip);
 
     return NGX_OK;
 }
@@ -152,6 +166,9 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
 void
 ngx_kraken_media_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_kraken_registry_leave();
+    ngx_kraken_ipc_close();
+
     if (ngx_kraken_timer.timer_set) {
         ngx_del_timer(&ngx_kraken_timer);
     }
@@ -192,7 +209,8 @@ ngx_kraken_media_read_handler(ngx_event_t *rev)
     c = rev->data;
 
     if (c->close) {
-        return;
+        /* a draining worker keeps its calls until they end */
+        c->close = 0;
     }
 
     for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
@@ -240,14 +258,31 @@ ngx_kraken_media_read_handler(ngx_event_t *rev)
 static void
 ngx_kraken_media_timer_handler(ngx_event_t *ev)
 {
-    uint64_t  next;
+    uint64_t               next;
+    kraken_engine_stats_t  st;
 
-    if (ngx_kraken_engine == NULL || ngx_exiting || ngx_quit) {
+    if (ngx_kraken_engine == NULL || ngx_quit) {
         return;
     }
 
     next = kraken_engine_timer(ngx_kraken_engine, ngx_current_msec);
     kraken_engine_flush(ngx_kraken_engine);
+
+    kraken_engine_stats(ngx_kraken_engine, &st);
+    ngx_kraken_registry_report(&st);
+
+    /*
+     * After a reload the old worker lives on while it has calls: this
+     * timer keeps it, new rooms go to the new workers.
+     */
+    ev->cancelable = (st.active_peers == 0);
+
+    if (ngx_exiting && st.active_peers == 0) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "kraken: last call ended, worker exits");
+        ngx_kraken_media_exit_process((ngx_cycle_t *) ngx_cycle);
+        return;
+    }
 
     if (next > NGX_KRAKEN_TIMER_MAX) {
         next = NGX_KRAKEN_TIMER_MAX;

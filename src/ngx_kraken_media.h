@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 
 #include "kraken_engine.h"
+#include "ngx_kraken_ipc.h"
 
 
 typedef struct {
@@ -21,11 +22,12 @@ typedef struct {
     ngx_msec_t               connect_timeout;
     ngx_msec_t               tombstone_time;
     size_t                   socket_buffer;
+    size_t                   shm_size;
 } ngx_kraken_media_conf_t;
 
 
 ngx_int_t ngx_kraken_media_init_process(ngx_cycle_t *cycle,
-    ngx_kraken_media_conf_t *mcf);
+    ngx_kraken_media_conf_t *mcf, ngx_kraken_ipc_handler_pt rpc);
 void ngx_kraken_media_exit_process(ngx_cycle_t *cycle);
 
 /* The engine of this worker; NULL when the media plane is not running. */

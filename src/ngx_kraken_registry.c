@@ -1,0 +1,570 @@
+
+/*
+ * Copyright (C) ngx_kraken authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_kraken_registry.h"
+
+
+/*
+ * The registry lives in shared memory and survives reloads: the workers
+ * of every generation, and which worker holds each room, so an RPC that
+ * lands anywhere reaches the room's only owner.
+ */
+
+typedef struct {
+    ngx_pid_t                 pid;
+    ngx_uint_t                epoch;
+    ngx_uint_t                generation;
+    ngx_uint_t                worker;           /* ngx_worker */
+    ngx_uint_t                nworkers;         /* of its generation */
+    in_port_t                 port;
+    kraken_engine_stats_t     stats;
+} ngx_kraken_slot_t;
+
+
+typedef struct {
+    ngx_str_node_t            sn;
+    ngx_uint_t                slot;
+    ngx_uint_t                epoch;
+    u_char                    data[1];
+} ngx_kraken_room_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t              rbtree;
+    ngx_rbtree_node_t         sentinel;
+    ngx_uint_t                generation;
+    ngx_kraken_slot_t         slots[NGX_KRAKEN_MAX_SLOTS];
+} ngx_kraken_shctx_t;
+
+
+typedef struct {
+    ngx_cycle_t              *cycle;
+    ngx_shm_zone_t           *zone;
+} ngx_kraken_registry_conf_t;
+
+
+static ngx_int_t ngx_kraken_registry_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_uint_t ngx_kraken_registry_alive(ngx_kraken_slot_t *s);
+static void ngx_kraken_registry_purge(ngx_kraken_shctx_t *ctx,
+    ngx_slab_pool_t *shpool, ngx_uint_t slot);
+
+
+static ngx_kraken_registry_conf_t  *ngx_kraken_registry_conf;
+static ngx_kraken_shctx_t          *ngx_kraken_sh;
+static ngx_slab_pool_t             *ngx_kraken_shpool;
+static ngx_uint_t                   ngx_kraken_slot = NGX_KRAKEN_MAX_SLOTS;
+static ngx_uint_t                   ngx_kraken_generation;
+
+
+ngx_int_t
+ngx_kraken_registry_add_zone(ngx_conf_t *cf, size_t size)
+{
+    ngx_str_t                    name = ngx_string("ngx_kraken");
+    ngx_shm_zone_t              *zone;
+    ngx_kraken_registry_conf_t  *rcf;
+
+    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_kraken_registry_conf_t));
+    if (rcf == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone = ngx_shared_memory_add(cf, &name, size, &ngx_kraken_registry_conf);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    rcf->cycle = cf->cycle;
+    rcf->zone = zone;
+
+    zone->init = ngx_kraken_registry_init_zone;
+    zone->data = rcf;
+    zone->noreuse = 0;
+
+    ngx_kraken_registry_conf = rcf;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_kraken_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_kraken_shctx_t  *octx = data;
+
+    ngx_slab_pool_t     *shpool;
+    ngx_kraken_shctx_t  *ctx;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (octx) {
+        /* a reload: the same memory, one generation more */
+        ctx = octx;
+        ctx->generation++;
+        goto done;
+    }
+
+    if (shm_zone->shm.exists) {
+        ctx = shpool->data;
+        goto done;
+    }
+
+    ctx = ngx_slab_alloc(shpool, sizeof(ngx_kraken_shctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(ctx, sizeof(ngx_kraken_shctx_t));
+    ngx_rbtree_init(&ctx->rbtree, &ctx->sentinel,
+                    ngx_str_rbtree_insert_value);
+    ctx->generation = 1;
+    shpool->data = ctx;
+
+done:
+
+    shm_zone->data = ctx;
+    ngx_kraken_sh = ctx;
+    ngx_kraken_shpool = shpool;
+    ngx_kraken_generation = ctx->generation;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_kraken_registry_alive(ngx_kraken_slot_t *s)
+{
+    if (s->pid == 0) {
+        return 0;
+    }
+
+    return kill(s->pid, 0) == 0 || ngx_errno == NGX_EPERM;
+}
+
+
+ngx_int_t
+ngx_kraken_registry_join(ngx_cycle_t *cycle, ngx_uint_t *slot)
+{
+    ngx_uint_t          i, want, n;
+    ngx_core_conf_t    *ccf;
+    ngx_kraken_slot_t  *s;
+
+    if (ngx_kraken_sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    n = ccf->worker_processes;
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    /*
+     * Worker k prefers slot k, then k + n, ...: ports stay predictable,
+     * and a worker respawned after a crash takes the dead one's slot.
+     */
+    for (want = ngx_worker; want < NGX_KRAKEN_MAX_SLOTS; want += n) {
+        if (!ngx_kraken_registry_alive(&ngx_kraken_sh->slots[want])) {
+            goto found;
+        }
+    }
+
+    for (want = 0; want < NGX_KRAKEN_MAX_SLOTS; want++) {
+        if (!ngx_kraken_registry_alive(&ngx_kraken_sh->slots[want])) {
+            goto found;
+        }
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                  "kraken: no free worker slot of %d",
+                  NGX_KRAKEN_MAX_SLOTS);
+    return NGX_ERROR;
+
+found:
+
+    /* whatever the previous holder had is gone with it */
+    ngx_kraken_registry_purge(ngx_kraken_sh, ngx_kraken_shpool, want);
+
+    s = &ngx_kraken_sh->slots[want];
+    i = s->epoch + 1;
+    ngx_memzero(s, sizeof(ngx_kraken_slot_t));
+    s->epoch = i;
+    s->pid = ngx_pid;
+    s->generation = ngx_kraken_generation;
+    s->worker = ngx_worker;
+    s->nworkers = n;
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    ngx_kraken_slot = want;
+    *slot = want;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_kraken_registry_set_port(in_port_t port)
+{
+    if (ngx_kraken_slot < NGX_KRAKEN_MAX_SLOTS) {
+        ngx_kraken_sh->slots[ngx_kraken_slot].port = port;
+    }
+}
+
+
+void
+ngx_kraken_registry_leave(void)
+{
+    ngx_kraken_slot_t  *s;
+
+    if (ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS) {
+        return;
+    }
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    s = &ngx_kraken_sh->slots[ngx_kraken_slot];
+
+    if (s->pid == ngx_pid) {
+        ngx_kraken_registry_purge(ngx_kraken_sh, ngx_kraken_shpool,
+                                  ngx_kraken_slot);
+        s->pid = 0;
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    ngx_kraken_slot = NGX_KRAKEN_MAX_SLOTS;
+}
+
+
+ngx_uint_t
+ngx_kraken_registry_self(void)
+{
+    return ngx_kraken_slot;
+}
+
+
+static void
+ngx_kraken_registry_purge(ngx_kraken_shctx_t *ctx, ngx_slab_pool_t *shpool,
+    ngx_uint_t slot)
+{
+    ngx_rbtree_node_t       *node, *next, *sentinel;
+    ngx_kraken_room_node_t  *rn;
+
+    sentinel = ctx->rbtree.sentinel;
+
+    if (ctx->rbtree.root == sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(ctx->rbtree.root, sentinel);
+         node;
+         node = next)
+    {
+        next = ngx_rbtree_next(&ctx->rbtree, node);
+        rn = (ngx_kraken_room_node_t *) node;
+
+        if (rn->slot == slot) {
+            ngx_rbtree_delete(&ctx->rbtree, node);
+            ngx_slab_free_locked(shpool, rn);
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_kraken_registry_owner(u_char *room, size_t len, ngx_uint_t *slot,
+    ngx_pid_t *pid)
+{
+    uint32_t                 hash;
+    ngx_str_t                name;
+    ngx_uint_t               i, want, gen, n;
+    ngx_kraken_slot_t       *s;
+    ngx_kraken_room_node_t  *rn;
+
+    if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS) {
+        return NGX_DECLINED;
+    }
+
+    name.data = room;
+    name.len = len;
+    hash = ngx_crc32_long(room, len);
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    rn = (ngx_kraken_room_node_t *) ngx_str_rbtree_lookup(
+                                        &ngx_kraken_sh->rbtree, &name, hash);
+
+    if (rn) {
+        s = &ngx_kraken_sh->slots[rn->slot];
+
+        if (s->epoch == rn->epoch && ngx_kraken_registry_alive(s)) {
+            *slot = rn->slot;
+            *pid = s->pid;
+            ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+            return NGX_OK;
+        }
+    }
+
+    /* a new room: the newest generation's worker by hash */
+    gen = 0;
+    n = 0;
+
+    for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
+        s = &ngx_kraken_sh->slots[i];
+
+        if (s->pid && s->generation > gen && ngx_kraken_registry_alive(s)) {
+            gen = s->generation;
+            n = s->nworkers;
+        }
+    }
+
+    if (n == 0) {
+        ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    want = hash % n;
+
+    for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
+        s = &ngx_kraken_sh->slots[i];
+
+        if (s->generation == gen && s->worker == want
+            && ngx_kraken_registry_alive(s))
+        {
+            goto found;
+        }
+    }
+
+    /* that worker is being respawned: any of its generation will do */
+    for (i = (hash / n) % NGX_KRAKEN_MAX_SLOTS, n = 0;
+         n < NGX_KRAKEN_MAX_SLOTS;
+         i = (i + 1) % NGX_KRAKEN_MAX_SLOTS, n++)
+    {
+        s = &ngx_kraken_sh->slots[i];
+
+        if (s->generation == gen && ngx_kraken_registry_alive(s)) {
+            goto found;
+        }
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+    return NGX_DECLINED;
+
+found:
+
+    *slot = i;
+    *pid = s->pid;
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_kraken_registry_room_event(void *data, const char *rid, int created)
+{
+    size_t                   len;
+    uint32_t                 hash;
+    ngx_str_t                name;
+    ngx_kraken_room_node_t  *rn;
+
+    if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS) {
+        return;
+    }
+
+    len = ngx_strlen(rid);
+    name.data = (u_char *) rid;
+    name.len = len;
+    hash = ngx_crc32_long((u_char *) rid, len);
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    rn = (ngx_kraken_room_node_t *) ngx_str_rbtree_lookup(
+                                        &ngx_kraken_sh->rbtree, &name, hash);
+
+    if (!created) {
+        if (rn && rn->slot == ngx_kraken_slot) {
+            ngx_rbtree_delete(&ngx_kraken_sh->rbtree, &rn->sn.node);
+            ngx_slab_free_locked(ngx_kraken_shpool, rn);
+        }
+
+        goto done;
+    }
+
+    if (rn) {
+        /* a stale entry of a dead worker: the room is ours now */
+        rn->slot = ngx_kraken_slot;
+        rn->epoch = ngx_kraken_sh->slots[ngx_kraken_slot].epoch;
+        goto done;
+    }
+
+    rn = ngx_slab_alloc_locked(ngx_kraken_shpool,
+                               sizeof(ngx_kraken_room_node_t) + len);
+    if (rn == NULL) {
+        ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
+                      "kraken: the registry zone is full, room \"%s\" "
+                      "is not routable from other workers", rid);
+        return;
+    }
+
+    ngx_memcpy(rn->data, rid, len);
+    rn->sn.str.data = rn->data;
+    rn->sn.str.len = len;
+    rn->sn.node.key = hash;
+    rn->slot = ngx_kraken_slot;
+    rn->epoch = ngx_kraken_sh->slots[ngx_kraken_slot].epoch;
+
+    ngx_rbtree_insert(&ngx_kraken_sh->rbtree, &rn->sn.node);
+
+done:
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+}
+
+
+void
+ngx_kraken_registry_report(kraken_engine_stats_t *st)
+{
+    if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS) {
+        return;
+    }
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+    ngx_kraken_sh->slots[ngx_kraken_slot].stats = *st;
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+}
+
+
+void
+ngx_kraken_registry_info(void *data, cJSON *state)
+{
+    ngx_uint_t                i;
+    cJSON                    *workers, *w, *rooms, *counters;
+    ngx_kraken_slot_t        *s;
+    kraken_engine_stats_t     sum;
+    ngx_rbtree_node_t        *node, *sentinel;
+    ngx_kraken_room_node_t   *rn;
+    cJSON                    *lists[NGX_KRAKEN_MAX_SLOTS];
+    u_char                    id[KRAKEN_ID_MAX + 1];
+
+    if (ngx_kraken_sh == NULL) {
+        return;
+    }
+
+    ngx_memzero(&sum, sizeof(kraken_engine_stats_t));
+    ngx_memzero(lists, sizeof(lists));
+
+    workers = cJSON_CreateArray();
+    if (workers == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
+        s = &ngx_kraken_sh->slots[i];
+
+        if (!ngx_kraken_registry_alive(s)) {
+            continue;
+        }
+
+        sum.active_peers += s->stats.active_peers;
+        sum.closed_peers += s->stats.closed_peers;
+        sum.active_rooms += s->stats.active_rooms;
+        sum.closed_rooms += s->stats.closed_rooms;
+        sum.counters.stun_bad += s->stats.counters.stun_bad;
+        sum.counters.stun_unauthorized += s->stats.counters.stun_unauthorized;
+        sum.counters.dtls_failed += s->stats.counters.dtls_failed;
+        sum.counters.srtp_failed += s->stats.counters.srtp_failed;
+        sum.counters.unknown_source += s->stats.counters.unknown_source;
+        sum.counters.malformed += s->stats.counters.malformed;
+        sum.counters.rtp_received += s->stats.counters.rtp_received;
+        sum.counters.rtp_forwarded += s->stats.counters.rtp_forwarded;
+        sum.counters.rtcp_received += s->stats.counters.rtcp_received;
+
+        w = cJSON_CreateObject();
+        rooms = cJSON_CreateArray();
+
+        if (w == NULL || rooms == NULL) {
+            cJSON_Delete(w);
+            cJSON_Delete(rooms);
+            continue;
+        }
+
+        cJSON_AddNumberToObject(w, "slot", (double) i);
+        cJSON_AddNumberToObject(w, "pid", (double) s->pid);
+        cJSON_AddNumberToObject(w, "worker", (double) s->worker);
+        cJSON_AddNumberToObject(w, "generation", (double) s->generation);
+        cJSON_AddNumberToObject(w, "port", (double) s->port);
+        cJSON_AddNumberToObject(w, "active_peers",
+                                (double) s->stats.active_peers);
+        cJSON_AddItemToObject(w, "rooms", rooms);
+        cJSON_AddItemToArray(workers, w);
+        lists[i] = rooms;
+    }
+
+    sentinel = ngx_kraken_sh->rbtree.sentinel;
+    node = ngx_kraken_sh->rbtree.root;
+
+    if (node != sentinel) {
+        for (node = ngx_rbtree_min(node, sentinel);
+             node;
+             node = ngx_rbtree_next(&ngx_kraken_sh->rbtree, node))
+        {
+            rn = (ngx_kraken_room_node_t *) node;
+
+            if (lists[rn->slot] == NULL
+                || rn->epoch != ngx_kraken_sh->slots[rn->slot].epoch
+                || rn->sn.str.len >= sizeof(id))
+            {
+                continue;
+            }
+
+            ngx_memcpy(id, rn->sn.str.data, rn->sn.str.len);
+            id[rn->sn.str.len] = '\0';
+            cJSON_AddItemToArray(lists[rn->slot],
+                                 cJSON_CreateString((char *) id));
+        }
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    cJSON_AddNumberToObject(state, "active_peers", sum.active_peers);
+    cJSON_AddNumberToObject(state, "closed_peers", sum.closed_peers);
+    cJSON_AddNumberToObject(state, "active_rooms", sum.active_rooms);
+    cJSON_AddNumberToObject(state, "closed_rooms", sum.closed_rooms);
+
+    counters = cJSON_AddObjectToObject(state, "counters");
+    if (counters) {
+        cJSON_AddNumberToObject(counters, "stun_bad",
+                                (double) sum.counters.stun_bad);
+        cJSON_AddNumberToObject(counters, "stun_unauthorized",
+                                (double) sum.counters.stun_unauthorized);
+        cJSON_AddNumberToObject(counters, "dtls_failed",
+                                (double) sum.counters.dtls_failed);
+        cJSON_AddNumberToObject(counters, "srtp_failed",
+                                (double) sum.counters.srtp_failed);
+        cJSON_AddNumberToObject(counters, "unknown_source",
+                                (double) sum.counters.unknown_source);
+        cJSON_AddNumberToObject(counters, "malformed",
+                                (double) sum.counters.malformed);
+        cJSON_AddNumberToObject(counters, "rtp_received",
+                                (double) sum.counters.rtp_received);
+        cJSON_AddNumberToObject(counters, "rtp_forwarded",
+                                (double) sum.counters.rtp_forwarded);
+        cJSON_AddNumberToObject(counters, "rtcp_received",
+                                (double) sum.counters.rtcp_received);
+    }
+
+    cJSON_AddItemToObject(state, "workers", workers);
+}

@@ -1,0 +1,50 @@
+
+/*
+ * Copyright (C) ngx_kraken authors
+ */
+
+
+#ifndef _NGX_KRAKEN_REGISTRY_H_INCLUDED_
+#define _NGX_KRAKEN_REGISTRY_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <cJSON.h>
+
+#include "kraken_engine.h"
+#include "kraken_id.h"
+
+
+/* at most two generations of workers (one reload) share the media ports */
+#define NGX_KRAKEN_MAX_SLOTS  128
+
+
+ngx_int_t ngx_kraken_registry_add_zone(ngx_conf_t *cf, size_t size);
+
+/* The worker takes a slot: its media port is the base port + the slot. */
+ngx_int_t ngx_kraken_registry_join(ngx_cycle_t *cycle, ngx_uint_t *slot);
+void ngx_kraken_registry_set_port(in_port_t port);
+void ngx_kraken_registry_leave(void);
+
+/*
+ * The slot that owns a room: the one holding it, else the current
+ * generation's worker chosen by the room's hash. NGX_DECLINED when no
+ * worker is known (the caller handles the call itself).
+ */
+ngx_int_t ngx_kraken_registry_owner(u_char *room, size_t len,
+    ngx_uint_t *slot, ngx_pid_t *pid);
+
+ngx_uint_t ngx_kraken_registry_self(void);
+
+/* engine callbacks and reports */
+void ngx_kraken_registry_room_event(void *data, const char *rid,
+    int created);
+void ngx_kraken_registry_report(kraken_engine_stats_t *st);
+
+/* info: the whole engine, every live worker summed, and where rooms live */
+void ngx_kraken_registry_info(void *data, cJSON *state);
+
+
+#endif /* _NGX_KRAKEN_REGISTRY_H_INCLUDED_ */
