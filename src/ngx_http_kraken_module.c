@@ -43,6 +43,9 @@ static ngx_table_elt_t *ngx_http_kraken_origin(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kraken_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
 
+static ngx_int_t ngx_http_kraken_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_kraken_room_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static void *ngx_http_kraken_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_kraken_create_loc_conf(ngx_conf_t *cf);
@@ -140,7 +143,7 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_kraken_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_kraken_add_variables,         /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     ngx_http_kraken_create_main_conf,      /* create main configuration */
@@ -171,6 +174,15 @@ ngx_module_t  ngx_http_kraken_module = {
 
 
 static ngx_str_t  ngx_http_kraken_json_type = ngx_string("application/json");
+
+
+static ngx_http_variable_t  ngx_http_kraken_vars[] = {
+
+    { ngx_string("kraken_room"), NULL, ngx_http_kraken_room_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
 
 
 static ngx_int_t
@@ -528,6 +540,69 @@ ngx_http_kraken_add_header(ngx_http_request_t *r, char *key,
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_kraken_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_kraken_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * $kraken_room: the room a JSON-RPC body addresses, so that a front
+ * nginx can "hash $kraken_room consistent" calls over SFU hosts. Empty
+ * until the body has been read (proxy_pass reads it before choosing).
+ */
+
+static ngx_int_t
+ngx_http_kraken_room_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   body;
+    char        room[KRAKEN_ID_MAX + 1];
+
+    v->not_found = 1;
+
+    if (r->request_body == NULL
+        || ngx_http_kraken_read_body(r, &body) != NGX_OK
+        || kraken_rpc_room((const char *) body.data, body.len, room,
+                           sizeof(room)) != 0)
+    {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(room);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, room, len);
+
+    v->data = p;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
 
     return NGX_OK;
 }
