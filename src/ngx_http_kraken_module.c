@@ -20,6 +20,13 @@ typedef struct {
 } ngx_http_kraken_main_conf_t;
 
 
+/* which worker ran the call, for the X-Kraken-Worker header */
+typedef struct {
+    ngx_uint_t                worker;
+    ngx_uint_t                forwarded;
+} ngx_http_kraken_ctx_t;
+
+
 typedef struct {
     ngx_flag_t                rpc;
     ngx_flag_t                demo;
@@ -39,6 +46,7 @@ static ngx_int_t ngx_http_kraken_read_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kraken_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *data, size_t len);
 static ngx_int_t ngx_http_kraken_cors(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_route_header(ngx_http_request_t *r);
 static ngx_table_elt_t *ngx_http_kraken_origin(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kraken_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
@@ -239,14 +247,21 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     kraken_rpc_ctx_t             ctx;
     ngx_http_kraken_loc_conf_t  *klcf;
     u_char                       url[NGX_MAX_PATH], secret[NGX_MAX_PATH];
+    ngx_http_kraken_ctx_t       *kctx;
     char                         room[KRAKEN_ID_MAX + 1];
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
 
-    if (ngx_http_kraken_read_body(r, &body) != NGX_OK) {
+    kctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kraken_ctx_t));
+    if (kctx == NULL
+        || ngx_http_kraken_read_body(r, &body) != NGX_OK)
+    {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    kctx->worker = ngx_kraken_registry_self();
+    ngx_http_set_ctx(r, kctx, ngx_http_kraken_module);
 
     /* a room's calls go to the worker that owns it */
     if (ngx_kraken_media_engine()
@@ -254,13 +269,23 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
                            sizeof(room)) == 0
         && ngx_kraken_registry_owner((u_char *) room, ngx_strlen(room),
                                      &slot, &pid) == NGX_OK
-        && slot != ngx_kraken_registry_self()
-        && ngx_kraken_ipc_forward(pid, body.data, body.len, 10000,
-                                  r->connection->log,
-                                  ngx_http_kraken_forwarded, r)
-           == NGX_OK)
+        && slot != kctx->worker)
     {
-        return;
+        kctx->worker = slot;
+        kctx->forwarded = 1;
+
+        /* the callback may run, and finalize r, before this returns */
+        if (ngx_kraken_ipc_forward(pid, body.data, body.len, 10000,
+                                   r->connection->log,
+                                   ngx_http_kraken_forwarded, r)
+            == NGX_OK)
+        {
+            return;
+        }
+
+        /* the owner just died: its rooms are gone, this worker answers */
+        kctx->worker = ngx_kraken_registry_self();
+        kctx->forwarded = 0;
     }
 
     ngx_memzero(&ctx, sizeof(kraken_rpc_ctx_t));
@@ -301,6 +326,12 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    if (ngx_http_kraken_route_header(r) != NGX_OK) {
+        free(out);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     rc = ngx_http_kraken_send(r, status, (u_char *) out, outlen);
     free(out);
 
@@ -324,7 +355,9 @@ ngx_http_kraken_forwarded(void *data, ngx_uint_t status, u_char *body,
         status = NGX_HTTP_OK;
     }
 
-    if (ngx_http_kraken_cors(r) == NGX_ERROR) {
+    if (ngx_http_kraken_cors(r) == NGX_ERROR
+        || ngx_http_kraken_route_header(r) != NGX_OK)
+    {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -487,6 +520,35 @@ ngx_http_kraken_cors(ngx_http_request_t *r)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * X-Kraken-Worker: the worker slot that ran the call, with "forwarded"
+ * when another worker accepted it. For operators tracing room routing.
+ */
+
+static ngx_int_t
+ngx_http_kraken_route_header(ngx_http_request_t *r)
+{
+    ngx_str_t               value;
+    ngx_http_kraken_ctx_t  *kctx;
+
+    kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+    if (kctx == NULL || kctx->worker >= NGX_KRAKEN_MAX_SLOTS) {
+        return NGX_OK;
+    }
+
+    value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN + sizeof(" forwarded"));
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%ui%s", kctx->worker,
+                            kctx->forwarded ? " forwarded" : "")
+                - value.data;
+
+    return ngx_http_kraken_add_header(r, "X-Kraken-Worker", &value);
 }
 
 
