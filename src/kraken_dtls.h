@@ -46,6 +46,14 @@ void kraken_dtls_ctx_free(kraken_dtls_ctx_t *ctx);
 /* "sha-256 AB:CD:..." of our certificate, for a=fingerprint */
 const char *kraken_dtls_ctx_fingerprint(kraken_dtls_ctx_t *ctx);
 
+/*
+ * Replaces the offered SRTP profiles (OpenSSL names, colon separated, the
+ * preferred first) for associations created afterwards; e.g. tests force
+ * "SRTP_AES128_CM_SHA1_80". Returns 0 or -1.
+ */
+int kraken_dtls_ctx_set_srtp_profiles(kraken_dtls_ctx_t *ctx,
+    const char *profiles);
+
 
 /*
  * A DTLS association. server != 0: we wait for the ClientHello (the SFU);

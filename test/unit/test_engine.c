@@ -31,8 +31,8 @@ typedef struct {
     char                 ufrag[16];
     char                 pwd[32];
     char                 track[37];
-    char                 server_ufrag[64];
-    char                 server_pwd[64];
+    char                 server_ufrag[KRAKEN_SDP_TOKEN_LEN];
+    char                 server_pwd[KRAKEN_SDP_TOKEN_LEN];
     kraken_dtls_t       *dtls;
     kraken_srtp_t       *srtp;
     uint32_t             ssrc;
@@ -167,7 +167,7 @@ client_publish(kraken_engine_t *e, client_t *c, int idx, const char *room,
 static void
 client_check(kraken_engine_t *e, client_t *c, const char *pwd)
 {
-    char         user[160];
+    char         user[KRAKEN_SDP_TOKEN_LEN + 32];
     size_t       len;
     uint8_t      buf[512];
     StunMessage  msg;
