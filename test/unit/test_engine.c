@@ -512,6 +512,8 @@ test_errors_follow_kraken(void **state)
 
     /* limit counts the other active peers */
     client_publish(e, &clients[1], 1, "room", "bob", 111);
+    snprintf(clients[2].ufrag, sizeof(clients[2].ufrag), "carol");
+    snprintf(clients[2].pwd, sizeof(clients[2].pwd), "carolpassword0123456789");
     assert_int_equal(kraken_engine_publish(e, "room", "carol",
                                            offer_for(&clients[2], 111), 1,
                                            "", now, track, &answer, &err),
