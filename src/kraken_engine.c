@@ -657,6 +657,14 @@ kraken_lookup(kraken_engine_t *e, const char *rid, const char *uid,
 }
 
 
+int
+kraken_engine_lookup(kraken_engine_t *e, const char *rid, const char *uid,
+    const char *cid, kraken_error_t *err)
+{
+    return kraken_lookup(e, rid, uid, cid, err) ? KRAKEN_OK : err->code;
+}
+
+
 /* peers */
 
 static kraken_slot_t *

@@ -101,6 +101,9 @@ int kraken_engine_end(kraken_engine_t *e, const char *rid, const char *uid,
 int kraken_engine_trickle(kraken_engine_t *e, const char *rid,
     const char *uid, const char *cid, const char *candidate,
     kraken_error_t *err);
+/* Kraken's room.get: 5002001, 5002002 or 5002003, or KRAKEN_OK. */
+int kraken_engine_lookup(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *cid, kraken_error_t *err);
 /* *offer is NULL when nothing changed */
 int kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
     const char *uid, const char *cid, uint64_t now_ms, char **offer,

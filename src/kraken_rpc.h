@@ -46,4 +46,11 @@ int kraken_rpc_handle(kraken_rpc_ctx_t *ctx, const char *body, size_t len,
  */
 int kraken_rpc_room(const char *body, size_t len, char *room, size_t cap);
 
+/*
+ * A Kraken error envelope for a call that could not run (e.g. its room's
+ * worker did not answer), echoing the call's id. Returns 200.
+ */
+int kraken_rpc_error(const char *body, size_t len, int code,
+    const char *description, char **out, size_t *outlen);
+
 #endif /* KRAKEN_RPC_H */

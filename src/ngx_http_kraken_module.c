@@ -24,6 +24,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                worker;
     ngx_uint_t                forwarded;
+    ngx_str_t                 body;
 } ngx_http_kraken_ctx_t;
 
 
@@ -261,6 +262,7 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     }
 
     kctx->worker = ngx_kraken_registry_self();
+    kctx->body = body;
     ngx_http_set_ctx(r, kctx, ngx_http_kraken_module);
 
     /* a room's calls go to the worker that owns it */
@@ -345,24 +347,38 @@ ngx_http_kraken_forwarded(void *data, ngx_uint_t status, u_char *body,
 {
     ngx_http_request_t *r = data;
 
-    ngx_int_t  rc;
+    char                   *out;
+    ngx_int_t               rc;
+    ngx_http_kraken_ctx_t  *kctx;
+
+    out = NULL;
 
     if (status == 0) {
         /* the owner is gone or stuck: Kraken's timeout error */
-        body = (u_char *) "{\"error\":{\"status\":500,\"code\":5003999,"
-                          "\"description\":\"room owner did not answer\"}}";
-        len = ngx_strlen(body);
-        status = NGX_HTTP_OK;
+        kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+
+        status = kraken_rpc_error((const char *) kctx->body.data,
+                                  kctx->body.len, KRAKEN_ERR_SERVER_TIMEOUT,
+                                  "the room's worker did not answer", &out,
+                                  &len);
+        if (out == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        body = (u_char *) out;
     }
 
     if (ngx_http_kraken_cors(r) == NGX_ERROR
         || ngx_http_kraken_route_header(r) != NGX_OK)
     {
+        free(out);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     rc = ngx_http_kraken_send(r, status, body, len);
+    free(out);
 
     ngx_http_finalize_request(r, rc);
 }
