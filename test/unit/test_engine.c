@@ -55,6 +55,7 @@ static int                 nqueue;
 static client_t            clients[MAX_CLIENTS];
 static uint64_t            now = 1000;
 static const struct sockaddr_in  server_addr = { .sin_family = AF_INET };
+static kraken_sdp_fingerprint_t  server_fp;
 
 
 static void
@@ -154,6 +155,7 @@ client_publish(kraken_engine_t *e, client_t *c, int idx, const char *room,
                      KRAKEN_OK);
     assert_non_null(strstr(answer, "a=ice-lite"));
     answer_fingerprint(answer, &fp, c);
+    server_fp = fp;
     free(answer);
 
     c->dtls = kraken_dtls_create(client_ctx, 0, fp.alg, fp.digest, fp.len);
@@ -161,6 +163,13 @@ client_publish(kraken_engine_t *e, client_t *c, int idx, const char *room,
     stun_agent_init(&c->agent, attrs, STUN_COMPATIBILITY_RFC5389,
                     STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS
                     | STUN_AGENT_USAGE_USE_FINGERPRINT);
+}
+
+
+static void
+answer_fingerprint_of(kraken_engine_t *e, kraken_sdp_fingerprint_t *fp)
+{
+    *fp = server_fp;
 }
 
 
@@ -599,6 +608,93 @@ test_silent_and_unconnected_peers_time_out(void **state)
 }
 
 
+/* Replays, bad tags and a wrong DTLS certificate hurt nobody else. */
+
+static void
+test_attacks_are_counted_and_audio_keeps_flowing(void **state)
+{
+    size_t                  len, n;
+    uint8_t                 buf[1500], copy[1500], out[1500];
+    char                    err[256];
+    kraken_error_t          kerr;
+    kraken_engine_t        *e;
+    kraken_dtls_ctx_t      *other;
+    kraken_engine_stats_t   st;
+    kraken_sdp_fingerprint_t  fp;
+
+    e = engine_new();
+    client_publish(e, &clients[0], 0, "room", "alice", 111);
+    client_publish(e, &clients[1], 1, "room", "bob", 111);
+    client_connect(e, &clients[0]);
+    client_connect(e, &clients[1]);
+    client_send(e, &clients[0], 111);
+    client_subscribe(e, &clients[1], "room", "bob", NULL);
+
+    /* a protected packet, sent twice: the replay is dropped */
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 0x80;
+    kraken_rtp_write(buf, 111, 77, 77 * 960u, clients[0].ssrc);
+    memset(buf + 12, 0xcd, 100);
+    len = 112;
+    assert_int_equal(kraken_srtp_protect(clients[0].srtp, buf, &len,
+                                         sizeof(buf)), 0);
+    memcpy(copy, buf, len);
+    kraken_engine_input(e, (struct sockaddr *) &clients[0].addr,
+                        sizeof(clients[0].addr), buf, len, now);
+    kraken_engine_input(e, (struct sockaddr *) &clients[0].addr,
+                        sizeof(clients[0].addr), copy, len, now);
+
+    /* a flipped bit in the tag */
+    kraken_rtp_write(buf, 111, 78, 78 * 960u, clients[0].ssrc);
+    memset(buf + 12, 0xcd, 100);
+    len = 112;
+    assert_int_equal(kraken_srtp_protect(clients[0].srtp, buf, &len,
+                                         sizeof(buf)), 0);
+    buf[len - 1] ^= 1;
+    kraken_engine_input(e, (struct sockaddr *) &clients[0].addr,
+                        sizeof(clients[0].addr), buf, len, now);
+    kraken_engine_flush(e);
+    pump(e);
+
+    kraken_engine_stats(e, &st);
+    assert_int_equal(st.counters.srtp_failed, 2);
+    assert_int_equal(clients[1].received, 1);
+
+    /* carol's certificate is not the one her offer names */
+    other = kraken_dtls_ctx_create(err, sizeof(err));
+    assert_non_null(other);
+    client_publish(e, &clients[2], 2, "room", "carol", 111);
+    kraken_dtls_free(clients[2].dtls);
+    answer_fingerprint_of(e, &fp);
+    clients[2].dtls = kraken_dtls_create(other, 0, fp.alg, fp.digest,
+                                         fp.len);
+    client_check(e, &clients[2], clients[2].server_pwd);
+    pump(e);
+    kraken_dtls_start(clients[2].dtls);
+
+    while ((n = kraken_dtls_output(clients[2].dtls, out, sizeof(out)))) {
+        kraken_engine_input(e, (struct sockaddr *) &clients[2].addr,
+                            sizeof(clients[2].addr), out, n, now);
+    }
+
+    kraken_engine_flush(e);
+    pump(e);
+
+    kraken_engine_stats(e, &st);
+    assert_int_equal(st.counters.dtls_failed, 1);
+    assert_int_equal(kraken_engine_end(e, "room", "carol", clients[2].track,
+                                       now, &kerr),
+                     KRAKEN_ERR_PEER_CLOSED);
+
+    /* alice still reaches bob */
+    client_send(e, &clients[0], 111);
+    assert_int_equal(clients[1].received, 2);
+
+    kraken_dtls_ctx_free(other);
+    kraken_engine_free(e);
+}
+
+
 int
 main(void)
 {
@@ -615,6 +711,9 @@ main(void)
             test_departed_publisher_is_retired_then_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_silent_and_unconnected_peers_time_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_attacks_are_counted_and_audio_keeps_flowing, setup,
+            teardown),
     };
 
     (void) server_addr;
