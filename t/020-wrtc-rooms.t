@@ -1,0 +1,79 @@
+# Two rooms of four libwebrtc peers (@roamhq/wrtc), each peer sending its
+# own tone: every peer hears exactly the three others of its room, by msid
+# stream id and by tone, and nothing from the other room.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use KrakenTest;
+
+plan skip_all => 'npm install in t/js first (make prove does it)'
+    unless -d 't/js/node_modules/@roamhq/wrtc';
+
+my ($ROOMS, $PEERS, $SECONDS) = (2, 4, 5);
+
+my $k = KrakenTest->new(workers => 1);
+
+my ($exit, $out, $err) = KrakenTest::run_node('wrtc-rooms.js', $k->url,
+                                              $ROOMS, $PEERS, $SECONDS, 500);
+my $s = summary($out);
+
+is($exit, 0, 'wrtc-rooms.js passes all its checks')
+    or diag(tail($err, 40));
+ok($s, 'wrtc-rooms.js prints a JSON summary') or diag($out // '');
+$s //= { checks => [], participants => [] };
+
+report_checks($s, 12);
+
+my @p = @{ $s->{participants} || [] };
+is(scalar @p, $ROOMS * $PEERS, "$ROOMS x $PEERS participants took part");
+
+my %room_of = map { $_->{uid} => $_->{room} } @p;
+my %tone_of = map { $_->{uid} => $_->{tone} } @p;
+
+for my $p (@p) {
+    my @mates = sort grep { $room_of{$_} eq $p->{room} && $_ ne $p->{uid} }
+                keys %room_of;
+    is_deeply([sort keys %{ $p->{heard} }], \@mates,
+              "$p->{uid} hears exactly its room mates");
+    is_deeply([map { $p->{heard}{$_} ? $p->{heard}{$_}{tone} : undef }
+               @mates], [map { $tone_of{$_} } @mates],
+              "$p->{uid} hears each mate's own tone");
+}
+
+$k->stop;
+$k->assert_clean_log;
+
+done_testing;
+
+
+# the last line of stdout that parses as a JSON object
+sub summary {
+    my ($text) = @_;
+    for my $line (reverse split /\n/, $text // '') {
+        next unless $line =~ /^\{/;
+        my $s = eval { decode_json($line) };
+        return $s if ref $s eq 'HASH';
+    }
+    return undef;
+}
+
+# each check of the script becomes one named assertion
+sub report_checks {
+    my ($s, $min) = @_;
+    my @checks = @{ $s->{checks} || [] };
+    cmp_ok(scalar @checks, '>=', $min, "the script ran its $min checks");
+    for my $c (@checks) {
+        ok($c->{ok}, $c->{name})
+            or diag(JSON::PP->new->canonical->encode([$c->{detail}]));
+    }
+}
+
+sub tail {
+    my ($text, $n) = @_;
+    my @l = split /\n/, $text // '';
+    return join "\n", @l > $n ? @l[-$n .. -1] : @l;
+}

@@ -1,0 +1,73 @@
+# A peer offering Opus on payload type 109 (like Firefox) and one on 111
+# (like Chrome) hear each other: each is answered, offered and sent RTP on
+# its own payload type.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use KrakenTest;
+
+plan skip_all => 'npm install in t/js first (make prove does it)'
+    unless -d 't/js/node_modules/@roamhq/wrtc';
+
+my $k = KrakenTest->new(workers => 1);
+
+my ($exit, $out, $err) = KrakenTest::run_node('wrtc-pt109.js', $k->url,
+                                              4, 500);
+my $s = summary($out);
+
+is($exit, 0, 'wrtc-pt109.js passes all its checks')
+    or diag(tail($err, 40));
+ok($s, 'wrtc-pt109.js prints a JSON summary') or diag($out // '');
+$s //= { checks => [], participants => [] };
+
+report_checks($s, 12);
+
+my %p = map { ($_->{uid} =~ /^(opus\d+)/)[0] => $_ }
+        @{ $s->{participants} || [] };
+ok($p{opus109} && $p{opus111}, 'both participants took part');
+if ($p{opus109} && $p{opus111}) {
+    my $h109 = $p{opus109}{heard}{ $p{opus111}{uid} } || {};
+    my $h111 = $p{opus111}{heard}{ $p{opus109}{uid} } || {};
+    is($h109->{tone}, $p{opus111}{tone}, 'the 109 peer hears 111\'s tone');
+    is($h111->{tone}, $p{opus109}{tone}, 'the 111 peer hears 109\'s tone');
+    like($s->{localOffer109} // '', qr/^a=rtpmap:109 opus\/48000/m,
+         'the 109 peer really offered opus/48000 on 109');
+}
+
+$k->stop;
+$k->assert_clean_log;
+
+done_testing;
+
+
+# the last line of stdout that parses as a JSON object
+sub summary {
+    my ($text) = @_;
+    for my $line (reverse split /\n/, $text // '') {
+        next unless $line =~ /^\{/;
+        my $s = eval { decode_json($line) };
+        return $s if ref $s eq 'HASH';
+    }
+    return undef;
+}
+
+# each check of the script becomes one named assertion
+sub report_checks {
+    my ($s, $min) = @_;
+    my @checks = @{ $s->{checks} || [] };
+    cmp_ok(scalar @checks, '>=', $min, "the script ran its $min checks");
+    for my $c (@checks) {
+        ok($c->{ok}, $c->{name})
+            or diag(JSON::PP->new->canonical->encode([$c->{detail}]));
+    }
+}
+
+sub tail {
+    my ($text, $n) = @_;
+    my @l = split /\n/, $text // '';
+    return join "\n", @l > $n ? @l[-$n .. -1] : @l;
+}

@@ -1,0 +1,77 @@
+# Publishers that vanish are removed on the (shortened) timeouts: one that
+# never connects (connect timeout) and one that connects, sends and then
+# goes silent without `end` (consent timeout). Both leave `list`, and
+# another peer's next subscribe offer retires their m-lines.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use KrakenTest;
+
+plan skip_all => 'npm install in t/js first (make prove does it)'
+    unless -d 't/js/node_modules/@roamhq/wrtc';
+
+my ($CONNECT, $CONSENT) = (5, 3);
+
+my $k = KrakenTest->new(workers => 1, http => <<"EOF");
+kraken_connect_timeout  ${CONNECT}s;
+kraken_consent_timeout  ${CONSENT}s;
+EOF
+
+my ($exit, $out, $err) = KrakenTest::run_node('wrtc-timeouts.js', $k->url,
+                                              $CONNECT, $CONSENT, 500);
+my $s = summary($out);
+
+is($exit, 0, 'wrtc-timeouts.js passes all its checks')
+    or diag(tail($err, 40));
+ok($s, 'wrtc-timeouts.js prints a JSON summary') or diag($out // '');
+$s //= { checks => [], times => {} };
+
+report_checks($s, 10);
+
+my $t = $s->{times} || {};
+ok(defined $t->{neverRemovedAfterMs}
+   && $t->{neverRemovedAfterMs} <= ($CONNECT + 5) * 1000,
+   'the never-connecting publisher went on the connect timeout')
+    and note("removed $t->{neverRemovedAfterMs} ms after publish");
+ok(defined $t->{silentRemovedAfterMs}
+   && $t->{silentRemovedAfterMs} <= ($CONSENT + 5) * 1000,
+   'the silent publisher went on the consent timeout')
+    and note("removed $t->{silentRemovedAfterMs} ms after it went silent");
+
+$k->stop;
+$k->assert_clean_log;
+
+done_testing;
+
+
+# the last line of stdout that parses as a JSON object
+sub summary {
+    my ($text) = @_;
+    for my $line (reverse split /\n/, $text // '') {
+        next unless $line =~ /^\{/;
+        my $s = eval { decode_json($line) };
+        return $s if ref $s eq 'HASH';
+    }
+    return undef;
+}
+
+# each check of the script becomes one named assertion
+sub report_checks {
+    my ($s, $min) = @_;
+    my @checks = @{ $s->{checks} || [] };
+    cmp_ok(scalar @checks, '>=', $min, "the script ran its $min checks");
+    for my $c (@checks) {
+        ok($c->{ok}, $c->{name})
+            or diag(JSON::PP->new->canonical->encode([$c->{detail}]));
+    }
+}
+
+sub tail {
+    my ($text, $n) = @_;
+    my @l = split /\n/, $text // '';
+    return join "\n", @l > $n ? @l[-$n .. -1] : @l;
+}

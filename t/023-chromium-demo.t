@@ -1,0 +1,69 @@
+# Three headless Chromium participants on the demo page served by the same
+# nginx (GET /?room=NAME): each hears both others; one clicks Leave and the
+# others' next subscribe retires it; it clicks Join again and is heard again.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use KrakenTest;
+
+my $chromium = $ENV{CHROMIUM} || '/usr/lib/chromium/chromium';
+
+plan skip_all => 'npm install in t/js first (make prove does it)'
+    unless -d 't/js/node_modules/playwright-core';
+plan skip_all => "no Chromium at $chromium (apt-get install chromium)"
+    unless -x $chromium;
+
+my $k = KrakenTest->new(workers => 1, demo => 1);
+
+my ($exit, $out, $err) = KrakenTest::run_node('chromium-room.js', $k->url,
+                                              500);
+my $s = summary($out);
+
+is($exit, 0, 'chromium-room.js passes all its checks')
+    or diag(tail($err, 40));
+ok($s, 'chromium-room.js prints a JSON summary') or diag($out // '');
+$s //= { checks => [] };
+
+report_checks($s, 19);
+
+my @users = @{ $s->{users} || [] };
+is(scalar(grep { ($_->{uid} // '') =~ /^[A-Za-z0-9._~-]+$/ } @users), 3,
+   'the page made three uids that pass Kraken\'s id check');
+
+$k->stop;
+$k->assert_clean_log;
+
+done_testing;
+
+
+# the last line of stdout that parses as a JSON object
+sub summary {
+    my ($text) = @_;
+    for my $line (reverse split /\n/, $text // '') {
+        next unless $line =~ /^\{/;
+        my $s = eval { decode_json($line) };
+        return $s if ref $s eq 'HASH';
+    }
+    return undef;
+}
+
+# each check of the script becomes one named assertion
+sub report_checks {
+    my ($s, $min) = @_;
+    my @checks = @{ $s->{checks} || [] };
+    cmp_ok(scalar @checks, '>=', $min, "the script ran its $min checks");
+    for my $c (@checks) {
+        ok($c->{ok}, $c->{name})
+            or diag(JSON::PP->new->canonical->encode([$c->{detail}]));
+    }
+}
+
+sub tail {
+    my ($text, $n) = @_;
+    my @l = split /\n/, $text // '';
+    return join "\n", @l > $n ? @l[-$n .. -1] : @l;
+}

@@ -1,0 +1,191 @@
+'use strict';
+/*
+ * Hostile traffic at the media port while a room talks: STUN checks with a
+ * wrong password, a DTLS client whose certificate is not the one its offer
+ * names, RTP from an address no check admitted, and garbage. Each is
+ * dropped and counted (info's counters), and the room keeps flowing.
+ *
+ *   node t/js/attacks.js URL MEDIA_PORT
+ */
+
+const crypto = require('crypto');
+const dgram = require('dgram');
+
+const {
+    Participant, Checks, rpc, waitFor, randomId, logger, ToneSource,
+} = require('./lib/kraken-client');
+
+const [url, portArg] = process.argv.slice(2);
+const PORT = Number(portArg);
+const log = logger('attacks');
+const checks = new Checks({ test: 'attacks', url });
+const tag = randomId();
+
+function wrtc() {
+    return require('@roamhq/wrtc');
+}
+
+let crcTable = null;
+
+function crc32(buf) {
+    if (!crcTable) {
+        crcTable = new Int32Array(256);
+        for (let n = 0; n < 256; n++) {
+            let c = n;
+            for (let k = 0; k < 8; k++) {
+                c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+            }
+            crcTable[n] = c;
+        }
+    }
+    let crc = -1;
+    for (const b of buf) {
+        crc = crcTable[(crc ^ b) & 0xff] ^ (crc >>> 8);
+    }
+    return (crc ^ -1) >>> 0;
+}
+
+function attr(type, value) {
+    const pad = (4 - (value.length % 4)) % 4;
+    const out = Buffer.alloc(4 + value.length + pad);
+    out.writeUInt16BE(type, 0);
+    out.writeUInt16BE(value.length, 2);
+    value.copy(out, 4);
+    return out;
+}
+
+/* a Binding request with USERNAME, MESSAGE-INTEGRITY (key pwd), FINGERPRINT */
+function bindingRequest(username, pwd) {
+    const head = Buffer.alloc(20);
+    head.writeUInt16BE(0x0001, 0);
+    head.writeUInt32BE(0x2112a442, 4);
+    crypto.randomBytes(12).copy(head, 8);
+
+    let body = attr(0x0006, Buffer.from(username));
+    body = Buffer.concat([body, attr(0x0024, Buffer.from([0x6e, 0, 0, 0xff]))]);
+    /* the length covers MESSAGE-INTEGRITY when it is computed */
+    head.writeUInt16BE(body.length + 24, 2);
+    const mac = crypto.createHmac('sha1', pwd)
+                      .update(Buffer.concat([head, body])).digest();
+    body = Buffer.concat([body, attr(0x0008, mac)]);
+    head.writeUInt16BE(body.length + 8, 2);
+    const fp = Buffer.alloc(4);
+    fp.writeUInt32BE((crc32(Buffer.concat([head, body])) ^ 0x5354554e) >>> 0);
+    body = Buffer.concat([body, attr(0x8028, fp)]);
+    return Buffer.concat([head, body]);
+}
+
+async function counters() {
+    return (await rpc(url, 'info', [])).counters;
+}
+
+async function main() {
+    checks.deadline(90000, () => ({}));
+    if (!url || !PORT) {
+        throw new Error('usage: attacks.js URL MEDIA_PORT');
+    }
+
+    const room = `attacked-${tag}`;
+    const a = new Participant({ url, room, uid: `a-${tag}`, tone: 300,
+                                tones: [300, 500], pollMs: 300, log });
+    const b = new Participant({ url, room, uid: `b-${tag}`, tone: 500,
+                                tones: [300, 500], pollMs: 300, log });
+    await a.join();
+    await b.join();
+    const talking = async () => {
+        await a.sampleStats();
+        await b.sampleStats();
+        const ha = a.heard(b.uid);
+        const hb = b.heard(a.uid);
+        return ha && hb && ha.packets > 10 && hb.packets > 10;
+    };
+    checks.check('the room talks before the attacks',
+                 await waitFor(talking, 15000, 200));
+    const before = await counters();
+
+    /* STUN with the right username and a wrong password */
+    const sock = dgram.createSocket('udp4');
+    await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(a.pc.remoteDescription.sdp)[1];
+    const local = /a=ice-ufrag:(\S+)/.exec(a.pc.localDescription.sdp)[1];
+    for (let i = 0; i < 20; i++) {
+        sock.send(bindingRequest(`${ufrag}:${local}`, 'not-the-password-at-all'),
+                  PORT, '127.0.0.1');
+        sock.send(bindingRequest(`nosuchufrag:${local}`, 'whatever-password'),
+                  PORT, '127.0.0.1');
+    }
+
+    /* RTP from an address no check admitted, and garbage */
+    for (let i = 0; i < 50; i++) {
+        const rtp = crypto.randomBytes(120);
+        rtp[0] = 0x80;
+        rtp[1] = 111;
+        sock.send(rtp, PORT, '127.0.0.1');
+        const dtls = crypto.randomBytes(60);
+        dtls[0] = 22;
+        sock.send(dtls, PORT, '127.0.0.1');
+        sock.send(crypto.randomBytes(1 + i * 7), PORT, '127.0.0.1');
+    }
+
+    /* a DTLS client whose certificate does not match its offer */
+    const { RTCPeerConnection } = wrtc();
+    const source = new ToneSource(700);
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle',
+                                       rtcpMuxPolicy: 'require' });
+    pc.addTrack(source.track, new (wrtc().MediaStream)());
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const forged = pc.localDescription.sdp.replace(
+        /a=fingerprint:sha-256 (\S+)/g,
+        (m, fp) => `a=fingerprint:sha-256 ${fp.split(':').map(
+            () => crypto.randomBytes(1).toString('hex').toUpperCase()).join(':')}`);
+    const pub = await rpc(url, 'publish', [room, `forger-${tag}`,
+        JSON.stringify({ type: 'offer', sdp: forged })]);
+    await pc.setRemoteDescription(pub.sdp);
+
+    const after = await waitFor(async () => {
+        const c = await counters();
+        return c.stun_unauthorized >= before.stun_unauthorized + 20
+               && c.stun_bad >= before.stun_bad + 20
+               && c.unknown_source >= before.unknown_source + 100
+               && c.malformed > before.malformed
+               && c.dtls_failed >= before.dtls_failed + 1 ? c : null;
+    }, 15000, 200);
+    const now = await counters();
+    checks.check('STUN with a wrong password is dropped and counted',
+                 now.stun_unauthorized >= before.stun_unauthorized + 20,
+                 now);
+    checks.check('STUN for an unknown ufrag is dropped and counted',
+                 now.stun_bad >= before.stun_bad + 20);
+    checks.check('RTP and DTLS from an unknown address are dropped and '
+                 + 'counted', now.unknown_source >= before.unknown_source + 100);
+    checks.check('garbage is dropped and counted',
+                 now.malformed > before.malformed);
+    checks.check('a certificate that does not match the offer fails DTLS',
+                 now.dtls_failed >= before.dtls_failed + 1);
+    checks.check('all of it within the deadline', Boolean(after));
+
+    const listed = await rpc(url, 'list', [room]);
+    checks.check('the forger is closed, the room mates stay',
+                 JSON.stringify(listed.peers.map((p) => p.id).sort())
+                 === JSON.stringify([a.uid, b.uid].sort()),
+                 listed.peers);
+
+    /* the room still talks */
+    a.resetAudio();
+    b.resetAudio();
+    checks.check('the room keeps talking through the attacks',
+                 await waitFor(talking, 10000, 200));
+    checks.check('nobody had to republish', a.restarts + b.restarts === 0);
+
+    pc.close();
+    source.stop();
+    sock.close();
+    await a.leave();
+    await b.leave();
+    await a.destroy();
+    await b.destroy();
+    checks.finish({});
+}
+
+main().catch((e) => checks.abort(e, {}));
