@@ -15,7 +15,7 @@ my $J = KrakenTest::json();
 
 my $offer = do {
     local $/;
-    open my $fh, '<', "$KrakenTest::ROOT/../shared/sdp/chromium-156-offer-audio.sdp"
+    open my $fh, '<', "$KrakenTest::ROOT/t/data/chromium-156-offer-audio.sdp"
         or die "offer: $!";
     <$fh>;
 };
