@@ -4,6 +4,7 @@
  * Kraken's signaling methods on top of them.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,7 @@ struct kraken_peer_s {
     int               channels;
     char              fmtp[256];
     int               has_track;
+    int               forwarded;        /* its audio reached someone */
     uint32_t          local_ssrc;       /* sender SSRC of our RTCP */
     kraken_rtp_stats_t  stats;
     uint64_t          next_rr;
@@ -158,7 +160,27 @@ struct kraken_engine_s {
 
 static void kraken_peer_close(kraken_peer_t *p, uint64_t now,
     const char *why);
+static void kraken_log(kraken_engine_t *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void kraken_peer_free(kraken_peer_t *p);
+
+
+static void
+kraken_log(kraken_engine_t *e, const char *fmt, ...)
+{
+    char     msg[512];
+    va_list  ap;
+
+    if (e->conf.log == NULL) {
+        return;
+    }
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    e->conf.log(e->conf.log_data, msg);
+}
 
 
 /* hashing and indexes */
@@ -791,7 +813,10 @@ kraken_peer_close(kraken_peer_t *p, uint64_t now, const char *why)
     kraken_srtp_free(p->srtp);
     p->srtp = NULL;
 
-    (void) why;
+    if (why) {
+        kraken_log(p->engine, "peer %.64s:%.64s:%s closed: %s",
+                   p->room->id, p->uid, p->cid, why);
+    }
 }
 
 
@@ -1129,6 +1154,8 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
     p->room_next = r->peers;
     r->peers = p;
     kraken_ufrag_link(p);
+
+    kraken_log(e, "peer %.64s:%.64s:%s published", rid, uid, p->cid);
 
     memcpy(track, p->cid, 37);
 
@@ -1624,7 +1651,12 @@ kraken_input_dtls(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
         p->srtp = kraken_srtp_create(&keys);
         if (p->srtp == NULL) {
             kraken_peer_close(p, now, "srtp failed");
+            return;
         }
+
+        kraken_log(e, "peer %.64s:%.64s:%s connected %llu ms after "
+                   "publish", p->room->id, p->uid, p->cid,
+                   (unsigned long long) (now - p->created));
     }
 }
 
@@ -1731,6 +1763,7 @@ static void
 kraken_input_srtp(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
     size_t len, uint64_t now)
 {
+    uint64_t              forwarded;
     const uint8_t        *sr;
     kraken_rtp_header_t   h;
 
@@ -1778,11 +1811,22 @@ kraken_input_srtp(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
     if (!p->has_track) {
         p->has_track = 1;
         p->next_rr = now + KRAKEN_RR_INTERVAL;
+        kraken_log(e, "peer %.64s:%.64s:%s first audio %llu ms after "
+                   "publish", p->room->id, p->uid, p->cid,
+                   (unsigned long long) (now - p->created));
     }
 
     kraken_rtp_stats_update(&p->stats, h.ssrc, h.seq);
 
+    forwarded = e->counters.rtp_forwarded;
     kraken_forward(e, p, buf, len, &h);
+
+    if (!p->forwarded && e->counters.rtp_forwarded != forwarded) {
+        p->forwarded = 1;
+        kraken_log(e, "peer %.64s:%.64s:%s first forwarded %llu ms after "
+                   "publish", p->room->id, p->uid, p->cid,
+                   (unsigned long long) (now - p->created));
+    }
 }
 
 

@@ -29,6 +29,9 @@ typedef struct {
 /* Sends n datagrams; what cannot be sent is dropped (UDP). */
 typedef void (*kraken_send_pt)(void *data, kraken_datagram_t *dg, int n);
 
+/* A line about a peer's life, for the operator's log. */
+typedef void (*kraken_log_pt)(void *data, const char *msg);
+
 /* A room came into being (created 1) or went away (0) in this engine. */
 typedef void (*kraken_room_event_pt)(void *data, const char *rid,
     int created);
@@ -43,6 +46,8 @@ typedef struct {
     void            *send_data;
     kraken_room_event_pt  room_event;   /* may be NULL */
     void            *room_event_data;
+    kraken_log_pt    log;               /* may be NULL */
+    void            *log_data;
 } kraken_engine_conf_t;
 
 /* Why datagrams were dropped, and what flowed. */

@@ -21,6 +21,7 @@
 static void ngx_kraken_media_read_handler(ngx_event_t *rev);
 static void ngx_kraken_media_timer_handler(ngx_event_t *ev);
 static void ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n);
+static void ngx_kraken_media_log(void *data, const char *msg);
 
 
 static kraken_engine_t   *ngx_kraken_engine;
@@ -118,6 +119,8 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     ecf.send_data = NULL;
     ecf.room_event = ngx_kraken_registry_room_event;
     ecf.room_event_data = NULL;
+    ecf.log = ngx_kraken_media_log;
+    ecf.log_data = cycle->log;
 
     ngx_kraken_engine = kraken_engine_create(&ecf, err, sizeof(err));
     if (ngx_kraken_engine == NULL) {
@@ -331,4 +334,15 @@ ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n)
         dg += sent;
         n -= sent;
     }
+}
+
+
+/* a peer's life: published, connected, first audio, closed and why */
+
+static void
+ngx_kraken_media_log(void *data, const char *msg)
+{
+    ngx_log_t *log = data;
+
+    ngx_log_error(NGX_LOG_INFO, log, 0, "kraken: %s", msg);
 }
