@@ -136,10 +136,9 @@ kraken_stun_process(kraken_stun_t *st, const uint8_t *buf, size_t len,
     control = 0;
     cap = *outlen;
 
-    rc = stun_usage_ice_conncheck_create_reply(&st->agent, &req, &msg, out,
-                                               &cap, &src, fromlen,
-                                               &control, 0,
-                                           STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
+    rc = stun_usage_ice_conncheck_create_reply(
+             &st->agent, &req, &msg, out, &cap, &src, fromlen, &control, 0,
+             STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
 
     if (rc != STUN_USAGE_ICE_RETURN_SUCCESS || cap == 0) {
         return KRAKEN_STUN_BAD;

@@ -229,7 +229,8 @@ sub http {
 sub request {
     my ($self, $method, $path, $headers, $body) = @_;
     $self->{ua} //= $self->http;
-    return $self->{ua}->request($method, "http://127.0.0.1:$self->{port}$path",
+    return $self->{ua}->request($method,
+                                "http://127.0.0.1:$self->{port}$path",
                                 { headers => $headers || {},
                                   (defined $body ? (content => $body) : ()) });
 }
@@ -281,7 +282,8 @@ sub assert_clean_log {
 
 sub signal {
     my ($self, $sig) = @_;
-    my $out = `$NGINX -p $self->{prefix}/ -e logs/error.log -c conf/nginx.conf -s $sig 2>&1`;
+    my $p = $self->{prefix};
+    my $out = `$NGINX -p $p/ -e logs/error.log -c conf/nginx.conf -s $sig 2>&1`;
     return $? == 0;
 }
 
