@@ -315,8 +315,6 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     status = kraken_rpc_handle(&ctx, (const char *) body.data, body.len,
                                &out, &outlen);
 
-    ngx_kraken_media_poke();
-
     if (out == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -400,8 +398,6 @@ ngx_http_kraken_ipc_rpc(u_char *body, size_t len, char **out,
     ctx.info = ngx_kraken_registry_info;
 
     status = kraken_rpc_handle(&ctx, (const char *) body, len, out, outlen);
-
-    ngx_kraken_media_poke();
 
     return (ngx_uint_t) status;
 }

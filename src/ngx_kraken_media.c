@@ -188,21 +188,6 @@ ngx_kraken_media_exit_process(ngx_cycle_t *cycle)
 }
 
 
-void
-ngx_kraken_media_poke(void)
-{
-    if (ngx_kraken_engine == NULL) {
-        return;
-    }
-
-    if (ngx_kraken_timer.timer_set) {
-        ngx_del_timer(&ngx_kraken_timer);
-    }
-
-    ngx_add_timer(&ngx_kraken_timer, 1);
-}
-
-
 static void
 ngx_kraken_media_read_handler(ngx_event_t *rev)
 {

@@ -33,8 +33,6 @@ void ngx_kraken_media_exit_process(ngx_cycle_t *cycle);
 /* The engine of this worker; NULL when the media plane is not running. */
 kraken_engine_t *ngx_kraken_media_engine(void);
 
-/* Signaling changed deadlines: run the engine timer soon. */
-void ngx_kraken_media_poke(void);
 
 
 #endif /* _NGX_KRAKEN_MEDIA_H_INCLUDED_ */
