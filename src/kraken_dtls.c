@@ -234,6 +234,9 @@ kraken_dtls_make_ssl_ctx(kraken_dtls_ctx_t *ctx, int server)
                                  | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
 
+    /* idle associations keep no 16 KB record buffers: memory per peer */
+    SSL_CTX_set_mode(ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+
     if (!SSL_CTX_set_min_proto_version(ssl_ctx, DTLS1_2_VERSION)
         || SSL_CTX_use_certificate(ssl_ctx, ctx->cert) != 1
         || SSL_CTX_use_PrivateKey(ssl_ctx, ctx->key) != 1

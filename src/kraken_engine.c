@@ -12,6 +12,10 @@
 
 #include <openssl/rand.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "kraken_engine.h"
 #include "kraken_dtls.h"
 #include "kraken_rtp.h"
@@ -29,6 +33,7 @@
 #define KRAKEN_MID_SIZE         32
 #define KRAKEN_RR_INTERVAL      1000
 #define KRAKEN_OPUS_FRAME       960     /* 20 ms at 48 kHz */
+#define KRAKEN_DTLS_LINGER      10000   /* ms DTLS outlives the handshake */
 
 /* m-line slots of a peer's session */
 enum {
@@ -103,6 +108,7 @@ struct kraken_peer_s {
 
     /* DTLS-SRTP */
     kraken_dtls_t    *dtls;
+    uint64_t          connected_at;
     uint64_t          dtls_deadline;
     kraken_srtp_t    *srtp;
     kraken_sdp_fingerprint_t  remote_fp;
@@ -1654,6 +1660,8 @@ kraken_input_dtls(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
             return;
         }
 
+        p->connected_at = now;
+
         kraken_log(e, "peer %.64s:%.64s:%s connected %llu ms after "
                    "publish", p->room->id, p->uid, p->cid,
                    (unsigned long long) (now - p->created));
@@ -1894,12 +1902,13 @@ kraken_send_rr(kraken_engine_t *e, kraken_peer_t *p, uint64_t now)
 uint64_t
 kraken_engine_timer(kraken_engine_t *e, uint64_t now)
 {
-    int              state;
+    int              state, trim;
     uint64_t         next, wait, dl;
     kraken_room_t   *r, *rn;
     kraken_peer_t   *p, **pp;
 
     wait = 100;
+    trim = 0;
 
     for (r = e->all_rooms; r; r = rn) {
         rn = r->all_next;
@@ -1955,6 +1964,18 @@ kraken_engine_timer(kraken_engine_t *e, uint64_t now)
                 }
             }
 
+            /*
+             * Once the keys are in use and a lost final flight can no
+             * longer be asked for again, the SSL object is only memory.
+             */
+            if (p->dtls && p->srtp
+                && now - p->connected_at >= KRAKEN_DTLS_LINGER)
+            {
+                kraken_dtls_free(p->dtls);
+                p->dtls = NULL;
+                trim = 1;
+            }
+
             if (p->has_track && p->srtp && p->has_addr && now >= p->next_rr)
             {
                 kraken_send_rr(e, p, now);
@@ -1966,6 +1987,13 @@ kraken_engine_timer(kraken_engine_t *e, uint64_t now)
             kraken_room_free(e, r);
         }
     }
+
+#ifdef __GLIBC__
+    /* handshake state is the bulk of a new peer: give it back */
+    if (trim) {
+        malloc_trim(0);
+    }
+#endif
 
     return wait;
 }

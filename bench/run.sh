@@ -1,0 +1,216 @@
+#!/bin/sh
+# The benchmark: ngx_kraken and Janus side by side, driven by ./loadgen.
+#
+#   ../tools/netns.sh ./run.sh quick|full     (make bench runs "quick")
+#
+# Must run inside a loopback-only network namespace (tools/netns.sh makes
+# one). The SFU under test is pinned to CPU 0 and the load generator to
+# CPU 1 when there are two CPUs or more.
+#
+# Environment:
+#   KRAKEN_MODULE   the module .so (../build/ngx_kraken_module.so)
+#   SERVERS         "kraken janus" (default), or one of them
+#   SCENARIOS       space-separated subset of the scenario names below
+#   OUT             file the RESULT lines are appended to
+set -eu
+
+MODE=${1:-quick}
+HERE=$(cd "$(dirname "$0")" && pwd)
+LG=$HERE/loadgen
+MODULE=${KRAKEN_MODULE:-$HERE/../build/ngx_kraken_module.so}
+SERVERS=${SERVERS:-kraken janus}
+TMP=$(mktemp -d /tmp/kraken-bench.XXXXXX)
+OUT=${OUT:-$TMP/results}
+HTTP_PORT=8000
+MEDIA_PORT=20000
+JANUS_PORT=8088
+SRV_PID=
+MASTER_PID=
+
+case "$MODE" in
+quick)
+    WARMUP=12; DURATION=5
+    DEFAULT_SCENARIOS="a10 a50 b50 b200 c500"
+    ;;
+full)
+    WARMUP=5; DURATION=20
+    DEFAULT_SCENARIOS="a10 a25 a50 b50 b200 b500 b750 b1000 c500"
+    ;;
+*)
+    echo "usage: $0 quick|full" >&2
+    exit 2
+    ;;
+esac
+
+SCENARIOS=${SCENARIOS:-$DEFAULT_SCENARIOS}
+
+if ip route show default 2>/dev/null | grep -q .; then
+    echo "run.sh: this namespace has a default route; run it through" \
+         "tools/netns.sh" >&2
+    exit 1
+fi
+
+if [ "$(nproc)" -ge 2 ]; then
+    PIN_SRV="taskset -c 0"
+    PIN_LG="taskset -c 1"
+else
+    PIN_SRV=
+    PIN_LG=
+fi
+
+ip link set lo up
+
+cleanup() {
+    stop_server
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+
+# ngx_kraken on a private prefix, one worker.
+start_kraken() {
+    mkdir -p "$TMP/nginx/logs" "$TMP/nginx/conf" "$TMP/nginx/tmp"
+    cat > "$TMP/nginx/conf/nginx.conf" <<EOF
+load_module $MODULE;
+
+worker_processes  1;
+pid               logs/nginx.pid;
+error_log         logs/error.log warn;
+
+events {
+    worker_connections  8192;
+}
+
+http {
+    access_log  off;
+
+    client_body_temp_path  tmp/body;
+    proxy_temp_path        tmp/proxy;
+    fastcgi_temp_path      tmp/fastcgi;
+    uwsgi_temp_path        tmp/uwsgi;
+    scgi_temp_path         tmp/scgi;
+
+    keepalive_requests  1000000;
+    keepalive_timeout   600s;
+
+    kraken_media_listen     127.0.0.1:$MEDIA_PORT;
+    kraken_media_announce   127.0.0.1;
+    # listeners publish but never send: keep them
+    kraken_connect_timeout  1h;
+
+    server {
+        listen  127.0.0.1:$HTTP_PORT;
+
+        client_max_body_size     1m;
+        client_body_buffer_size  1m;
+
+        location = / {
+            kraken_rpc;
+        }
+    }
+}
+EOF
+    $PIN_SRV /usr/sbin/nginx -p "$TMP/nginx/" -e logs/error.log \
+        -c conf/nginx.conf
+    i=0
+    while [ ! -s "$TMP/nginx/logs/nginx.pid" ] && [ $i -lt 50 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    MASTER_PID=$(cat "$TMP/nginx/logs/nginx.pid")
+    i=0
+    SRV_PID=
+    while [ -z "$SRV_PID" ] && [ $i -lt 50 ]; do
+        SRV_PID=$(pgrep -P "$MASTER_PID" | head -1 || true)
+        sleep 0.1; i=$((i + 1))
+    done
+    [ -n "$SRV_PID" ] || { echo "run.sh: no nginx worker" >&2; exit 1; }
+    wait_http "$HTTP_PORT"
+}
+
+
+start_janus() {
+    if ! ip link show ifb9 >/dev/null 2>&1; then
+        ip link add ifb9 type ifb
+        ip addr add 127.0.0.2/32 dev ifb9
+        ip link set ifb9 up
+    fi
+    $PIN_SRV janus -F "$HERE/janus" -C "$HERE/janus/janus.jcfg" -N -o \
+        -L "$TMP/janus.log" >/dev/null 2>&1 &
+    SRV_PID=$!
+    wait_http "$JANUS_PORT"
+}
+
+
+wait_http() {
+    i=0
+    while ! curl -s -o /dev/null "http://127.0.0.1:$1/" && [ $i -lt 100 ]
+    do
+        sleep 0.1; i=$((i + 1))
+    done
+}
+
+
+stop_server() {
+    if [ -n "$MASTER_PID" ]; then
+        kill "$MASTER_PID" 2>/dev/null || true
+        i=0
+        while kill -0 "$MASTER_PID" 2>/dev/null && [ $i -lt 50 ]; do
+            sleep 0.1; i=$((i + 1))
+        done
+        MASTER_PID=
+    elif [ -n "$SRV_PID" ]; then
+        kill "$SRV_PID" 2>/dev/null || true
+        wait "$SRV_PID" 2>/dev/null || true
+    fi
+    SRV_PID=
+}
+
+
+# run_case NAME: one scenario on every server in $SERVERS
+run_case() {
+    name=$1
+    case "$name" in
+    a*) args="--rooms 1 --talkers ${name#a}" ;;
+    b*) args="--rooms ${name#b} --talkers 4" ;;
+    c*) args="--rooms 1 --talkers 5 --listeners ${name#c}" ;;
+    *) echo "run.sh: unknown scenario $name" >&2; return 1 ;;
+    esac
+
+    for srv in $SERVERS; do
+        case "$srv" in
+        kraken)
+            if [ ! -f "$MODULE" ]; then
+                echo "run.sh: no module at $MODULE, skipping kraken" >&2
+                continue
+            fi
+            start_kraken
+            http=127.0.0.1:$HTTP_PORT
+            ;;
+        janus)
+            start_janus
+            http=127.0.0.1:$JANUS_PORT
+            ;;
+        esac
+
+        echo "# $name on $srv: loadgen $args" >&2
+        $PIN_LG timeout 300 "$LG" run --server "$srv" --http "$http" \
+            --server-pid "$SRV_PID" --label "$name" \
+            --warmup "$WARMUP" --duration "$DURATION" $args \
+            ${LG_ARGS:-} | tee -a "$OUT" || true
+        stop_server
+        sleep 0.5
+    done
+}
+
+
+echo "# kraken bench ($MODE): $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs," \
+     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "# commit $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo -)"
+
+$PIN_SRV "$LG" floor --seconds 1 | tee -a "$OUT"
+
+for s in $SCENARIOS; do
+    run_case "$s"
+done
+
+"$HERE/table.sh" "$OUT"
