@@ -749,13 +749,57 @@ kraken_rpc_envelope(const char *body, size_t len, cJSON **id, cJSON **method,
 }
 
 
+/*
+ * {"data": data} on success (code 0; data is taken over), else
+ * {"error": {"status", "code", "description"}}; "id" when not empty.
+ */
+
+static int
+kraken_rpc_render(cJSON *data, int code, const char *description, cJSON *id,
+    char **out, size_t *outlen)
+{
+    cJSON  *reply, *e;
+
+    *out = NULL;
+    *outlen = 0;
+
+    reply = cJSON_CreateObject();
+    if (reply == NULL) {
+        cJSON_Delete(data);
+        return -1;
+    }
+
+    if (code == 0) {
+        cJSON_AddItemToObject(reply, "data", data);
+
+    } else {
+        e = cJSON_AddObjectToObject(reply, "error");
+        if (e) {
+            cJSON_AddNumberToObject(e, "status", kraken_error_status(code));
+            cJSON_AddNumberToObject(e, "code", code);
+            cJSON_AddStringToObject(e, "description", description);
+        }
+    }
+
+    /* Kraken omits an empty id */
+    if (cJSON_IsString(id) && id->valuestring[0]) {
+        cJSON_AddStringToObject(reply, "id", id->valuestring);
+    }
+
+    *out = cJSON_PrintUnformatted(reply);
+    *outlen = *out ? strlen(*out) : 0;
+    cJSON_Delete(reply);
+
+    return *out ? 0 : -1;
+}
+
+
 int
 kraken_rpc_handle(kraken_rpc_ctx_t *ctx, const char *body, size_t len,
     char **out, size_t *outlen)
 {
-    int                     rc, status;
-    char                   *text;
-    cJSON                  *root, *id, *method, *params, *reply, *e;
+    int                     rc;
+    cJSON                  *root, *id, *method, *params;
     const char             *why, *name;
     kraken_call_t           call;
     const kraken_method_t  *m;
@@ -796,48 +840,23 @@ kraken_rpc_handle(kraken_rpc_ctx_t *ctx, const char *body, size_t len,
         rc = m->handler(&call);
     }
 
-    reply = cJSON_CreateObject();
-    status = 200;
-
-    if (reply == NULL) {
-        cJSON_Delete(call.data);
-        cJSON_Delete(root);
-        return kraken_rpc_reply(500, "{\"error\":\"server error\"}", out,
-                                outlen);
-    }
-
     if (rc == KRAKEN_OK) {
-        cJSON_AddItemToObject(reply, "data", call.data);
+        /* the reply takes the data over */
+        kraken_rpc_render(call.data, 0, NULL, id, out, outlen);
 
     } else {
+        kraken_rpc_render(NULL, rc, call.err.description, id, out, outlen);
         cJSON_Delete(call.data);
-
-        e = cJSON_AddObjectToObject(reply, "error");
-        if (e) {
-            cJSON_AddNumberToObject(e, "status", kraken_error_status(rc));
-            cJSON_AddNumberToObject(e, "code", rc);
-            cJSON_AddStringToObject(e, "description", call.err.description);
-        }
     }
 
-    /* Kraken omits an empty id */
-    if (cJSON_IsString(id) && id->valuestring[0]) {
-        cJSON_AddStringToObject(reply, "id", id->valuestring);
-    }
-
-    text = cJSON_PrintUnformatted(reply);
-    cJSON_Delete(reply);
     cJSON_Delete(root);
 
-    if (text == NULL) {
+    if (*out == NULL) {
         return kraken_rpc_reply(500, "{\"error\":\"server error\"}", out,
                                 outlen);
     }
 
-    *out = text;
-    *outlen = strlen(text);
-
-    return status;
+    return 200;
 }
 
 
@@ -884,41 +903,20 @@ int
 kraken_rpc_error(const char *body, size_t len, int code,
     const char *description, char **out, size_t *outlen)
 {
-    char   *text;
-    cJSON  *root, *id, *method, *params, *reply, *e;
+    cJSON       *root, *id, *method, *params;
     const char  *why;
 
+    id = NULL;
     root = kraken_rpc_envelope(body, len, &id, &method, &params, &why);
-    reply = cJSON_CreateObject();
 
-    if (reply == NULL) {
-        cJSON_Delete(root);
-        return kraken_rpc_reply(500, "{\"error\":\"server error\"}", out,
-                                outlen);
-    }
-
-    e = cJSON_AddObjectToObject(reply, "error");
-    if (e) {
-        cJSON_AddNumberToObject(e, "status", kraken_error_status(code));
-        cJSON_AddNumberToObject(e, "code", code);
-        cJSON_AddStringToObject(e, "description", description);
-    }
-
-    if (root && cJSON_IsString(id) && id->valuestring[0]) {
-        cJSON_AddStringToObject(reply, "id", id->valuestring);
-    }
-
-    text = cJSON_PrintUnformatted(reply);
-    cJSON_Delete(reply);
+    kraken_rpc_render(NULL, code, description, root ? id : NULL, out,
+                      outlen);
     cJSON_Delete(root);
 
-    if (text == NULL) {
+    if (*out == NULL) {
         return kraken_rpc_reply(500, "{\"error\":\"server error\"}", out,
                                 outlen);
     }
-
-    *out = text;
-    *outlen = strlen(text);
 
     return 200;
 }

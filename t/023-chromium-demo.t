@@ -7,8 +7,7 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use JSON::PP;
-use KrakenTest;
+use KrakenTest qw(summary report_checks tail);
 
 my $chromium = $ENV{CHROMIUM} || '/usr/lib/chromium/chromium';
 
@@ -38,32 +37,3 @@ $k->stop;
 $k->assert_clean_log;
 
 done_testing;
-
-
-# the last line of stdout that parses as a JSON object
-sub summary {
-    my ($text) = @_;
-    for my $line (reverse split /\n/, $text // '') {
-        next unless $line =~ /^\{/;
-        my $s = eval { decode_json($line) };
-        return $s if ref $s eq 'HASH';
-    }
-    return undef;
-}
-
-# each check of the script becomes one named assertion
-sub report_checks {
-    my ($s, $min) = @_;
-    my @checks = @{ $s->{checks} || [] };
-    cmp_ok(scalar @checks, '>=', $min, "the script ran its $min checks");
-    for my $c (@checks) {
-        ok($c->{ok}, $c->{name})
-            or diag(JSON::PP->new->canonical->encode([$c->{detail}]));
-    }
-}
-
-sub tail {
-    my ($text, $n) = @_;
-    my @l = split /\n/, $text // '';
-    return join "\n", @l > $n ? @l[-$n .. -1] : @l;
-}

@@ -14,6 +14,9 @@ use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
+use Exporter qw(import);
+
+our @EXPORT_OK = qw(summary report_checks tail);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../..');
 our $NGINX = $ENV{KRAKEN_NGINX} || '/usr/sbin/nginx';
@@ -364,11 +367,43 @@ sub run_node {
 }
 
 
+# the last line of a node script's stdout that parses as a JSON object
+sub summary {
+    my ($text) = @_;
+    for my $line (reverse split /\n/, $text // '') {
+        next unless $line =~ /^\{/;
+        my $s = eval { $JSON->decode($line) };
+        return $s if ref $s eq 'HASH';
+    }
+    return undef;
+}
+
+
+# each check of a node script becomes one named assertion
+sub report_checks {
+    my ($s, $min) = @_;
+    my @checks = @{ $s->{checks} || [] };
+    Test::More::cmp_ok(scalar @checks, '>=', $min,
+                       "the script ran its $min checks");
+    for my $c (@checks) {
+        Test::More::ok($c->{ok}, $c->{name})
+            or Test::More::diag($JSON->encode([$c->{detail}]));
+    }
+}
+
+
+# the last $n lines of a text
+sub tail {
+    my ($text, $n) = @_;
+    my @l = split /\n/, $text // '';
+    return join "\n", @l > $n ? @l[-$n .. -1] : @l;
+}
+
+
 # The node scripts' JSON summary line, each check as one Test::More ok().
 sub node_checks {
     my ($rc, $out, $err, $label) = @_;
-    my ($line) = grep { /^\{/ } reverse split /\n/, $out;
-    my $sum = eval { $JSON->decode($line // '') };
+    my $sum = summary($out);
 
     unless ($sum && ref $sum->{checks} eq 'ARRAY') {
         Test::More::fail("$label produced a summary (exit $rc)");
