@@ -12,7 +12,7 @@ CORE_CFLAGS = $(CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter \
               -Isrc -I/usr/include/cjson
 CORE_LIBS  = -lsrtp2 -lssl -lcrypto -lcjson -lnice
 
-.PHONY: all deps deps-test module run test unit prove bench clean
+.PHONY: all deps deps-test module run test unit prove bench fuzz clean
 
 all: module
 
@@ -74,3 +74,21 @@ bench: deps module
 
 clean:
 	rm -rf $(BUILD)
+
+# Fuzzing the parsers with libFuzzer (clang), FUZZ_TIME seconds each.
+FUZZ_TIME ?= 60
+FUZZ_CC   := clang -g -O1 -fsanitize=fuzzer,address,undefined \
+             -Isrc -I/usr/include/cjson
+
+fuzz: deps
+	@./tools/deps.sh fuzz
+	@mkdir -p $(BUILD)/fuzz
+	$(FUZZ_CC) -o $(BUILD)/fuzz/sdp fuzz/fuzz_sdp.c src/kraken_sdp.c \
+	    src/kraken_error.c
+	$(FUZZ_CC) -o $(BUILD)/fuzz/rpc fuzz/fuzz_rpc.c $(CORE_SRCS) \
+	    $(CORE_LIBS)
+	cp -r fuzz/corpus $(BUILD)/fuzz/
+	$(BUILD)/fuzz/sdp -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	    $(BUILD)/fuzz/corpus/sdp
+	$(BUILD)/fuzz/rpc -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	    $(BUILD)/fuzz/corpus/rpc

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, or says how to.
-# usage: tools/deps.sh build|test|bench
+# usage: tools/deps.sh build|test|bench|fuzz
 set -e
 
 pkgs="nginx nginx-dev libssl-dev libsrtp2-dev libnice-dev libcjson-dev"
@@ -17,6 +17,9 @@ esac
 case "$1" in
 bench)
     pkgs="$pkgs janus curl"
+    ;;
+fuzz)
+    pkgs="$pkgs clang libclang-rt-14-dev"
     ;;
 esac
 
