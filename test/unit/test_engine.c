@@ -40,6 +40,8 @@ typedef struct {
     int                  received;
     uint32_t             last_ssrc;
     uint8_t              last_pt;
+    uint32_t             sr_ssrc;       /* sender of the last SR we got */
+    uint32_t             rr_about;      /* source of the last RR block */
     StunAgent            agent;
 } client_t;
 
@@ -69,6 +71,14 @@ capture(void *data, kraken_datagram_t *dg, int n)
         memcpy(queue[nqueue].buf, dg[i].buf, dg[i].len);
         nqueue++;
     }
+}
+
+
+static uint32_t
+get32(const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
+           | (uint32_t) p[2] << 8 | p[3];
 }
 
 
@@ -256,8 +266,19 @@ pump(kraken_engine_t *e)
                 }
 
             } else if (q->buf[0] >= 128 && c->srtp
-                       && !kraken_rtp_is_rtcp(q->buf, q->len))
+                       && kraken_rtp_is_rtcp(q->buf, q->len))
             {
+                len = q->len;
+                if (kraken_srtp_unprotect_rtcp(c->srtp, q->buf, &len) == 0) {
+                    if (q->buf[1] == KRAKEN_RTCP_SR) {
+                        c->sr_ssrc = get32(q->buf + 4);
+
+                    } else if (q->buf[1] == KRAKEN_RTCP_RR && len >= 32) {
+                        c->rr_about = get32(q->buf + 8);
+                    }
+                }
+
+            } else if (q->buf[0] >= 128 && c->srtp) {
                 len = q->len;
                 if (kraken_srtp_unprotect(c->srtp, q->buf, &len) == 0
                     && kraken_rtp_parse(q->buf, len, &h) == 0)
@@ -695,6 +716,54 @@ test_attacks_are_counted_and_audio_keeps_flowing(void **state)
 }
 
 
+/* A publisher's SR reaches subscribers as theirs; we report to it. */
+
+static void
+test_rtcp_sender_reports_are_rewritten_and_receivers_report(void **state)
+{
+    size_t            len;
+    uint8_t           sr[64];
+    kraken_engine_t  *e;
+
+    e = engine_new();
+    client_publish(e, &clients[0], 0, "room", "alice", 111);
+    client_publish(e, &clients[1], 1, "room", "bob", 111);
+    client_connect(e, &clients[0]);
+    client_connect(e, &clients[1]);
+    client_send(e, &clients[0], 111);
+    client_subscribe(e, &clients[1], "room", "bob", NULL);
+    client_send(e, &clients[0], 111);
+    assert_int_equal(clients[1].received, 1);
+
+    memset(sr, 0, sizeof(sr));
+    sr[0] = 0x80;
+    sr[1] = KRAKEN_RTCP_SR;
+    sr[3] = 6;
+    sr[4] = (uint8_t) (clients[0].ssrc >> 24);
+    sr[5] = (uint8_t) (clients[0].ssrc >> 16);
+    sr[6] = (uint8_t) (clients[0].ssrc >> 8);
+    sr[7] = (uint8_t) clients[0].ssrc;
+    len = 28;
+    assert_int_equal(kraken_srtp_protect_rtcp(clients[0].srtp, sr, &len,
+                                              sizeof(sr)), 0);
+    kraken_engine_input(e, (struct sockaddr *) &clients[0].addr,
+                        sizeof(clients[0].addr), sr, len, now);
+    kraken_engine_flush(e);
+    pump(e);
+
+    assert_int_equal(clients[1].sr_ssrc, clients[1].last_ssrc);
+    assert_int_not_equal(clients[1].sr_ssrc, clients[0].ssrc);
+
+    now += 1100;
+    kraken_engine_timer(e, now);
+    kraken_engine_flush(e);
+    pump(e);
+    assert_int_equal(clients[0].rr_about, clients[0].ssrc);
+
+    kraken_engine_free(e);
+}
+
+
 int
 main(void)
 {
@@ -714,6 +783,9 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_attacks_are_counted_and_audio_keeps_flowing, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_rtcp_sender_reports_are_rewritten_and_receivers_report,
+            setup, teardown),
     };
 
     (void) server_addr;
