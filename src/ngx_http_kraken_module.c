@@ -297,6 +297,7 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
 
     if (ctx.engine) {
         ctx.info = ngx_kraken_registry_info;
+        ctx.info_data = ctx.engine;
     }
 
     if (klcf->turn_server.len && klcf->turn_server.len < NGX_MAX_PATH
@@ -396,6 +397,7 @@ ngx_http_kraken_ipc_rpc(u_char *body, size_t len, char **out,
     ctx.now = ngx_time();
     ctx.now_ms = ngx_current_msec;
     ctx.info = ngx_kraken_registry_info;
+    ctx.info_data = ctx.engine;
 
     status = kraken_rpc_handle(&ctx, (const char *) body, len, out, outlen);
 

@@ -124,7 +124,9 @@ ngx_kraken_ipc_close(void)
 static void
 ngx_kraken_ipc_accept(ngx_event_t *ev)
 {
+    socklen_t               len;
     ngx_socket_t            fd;
+    struct ucred            cred;
     ngx_connection_t       *lc;
     ngx_kraken_ipc_conn_t  *ic;
 
@@ -140,6 +142,24 @@ ngx_kraken_ipc_accept(ngx_event_t *ev)
 
         if (fd == (ngx_socket_t) -1) {
             return;
+        }
+
+        /*
+         * Only our own workers (and root) may call: the socket is
+         * reachable by any local process, and it bypasses the HTTP
+         * location's access rules.
+         */
+        len = sizeof(struct ucred);
+        ngx_memzero(&cred, sizeof(struct ucred));
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1
+            || (cred.uid != geteuid() && cred.uid != 0))
+        {
+            ngx_log_error(NGX_LOG_WARN, lc->log, 0,
+                          "kraken: refused a forwarded call from uid %d",
+                          (int) cred.uid);
+            (void) ngx_close_socket(fd);
+            continue;
         }
 
         ic = ngx_kraken_ipc_conn(fd, lc->log);

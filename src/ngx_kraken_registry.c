@@ -450,8 +450,9 @@ ngx_kraken_registry_info(void *data, cJSON *state)
 {
     ngx_uint_t                i;
     cJSON                    *workers, *w, *rooms, *counters;
+    kraken_engine_t          *engine = data;
     ngx_kraken_slot_t        *s;
-    kraken_engine_stats_t     sum;
+    kraken_engine_stats_t     sum, own;
     ngx_rbtree_node_t        *node, *sentinel;
     ngx_kraken_room_node_t   *rn;
     cJSON                    *lists[NGX_KRAKEN_MAX_SLOTS];
@@ -463,6 +464,12 @@ ngx_kraken_registry_info(void *data, cJSON *state)
 
     ngx_memzero(&sum, sizeof(kraken_engine_stats_t));
     ngx_memzero(lists, sizeof(lists));
+
+    /* this worker's own figures are read now, the others' are 100 ms old */
+    if (engine) {
+        kraken_engine_stats(engine, &own);
+        ngx_kraken_registry_report(&own);
+    }
 
     workers = cJSON_CreateArray();
     if (workers == NULL) {

@@ -8,6 +8,8 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
+use IO::Socket::UNIX;
+use POSIX ();
 use KrakenTest;
 
 my $k = KrakenTest->new(workers => 4);
@@ -37,6 +39,43 @@ for my $i (1 .. 40) {
 ok($seen{fwd} && $seen{local},
    'some calls are forwarded to the room\'s worker, some run where they land')
     or diag(explain \%seen);
+
+# the workers' call forwarding answers only the workers' user and root
+SKIP: {
+    skip 'needs root to switch users', 2 if $> != 0;
+
+    my $pid = ($k->worker_pids)[0];
+    my $frame = '{"id":"x","method":"info","params":[]}';
+    $frame = 'KRK1' . pack('N', length $frame) . $frame;
+
+    for my $as ([0, 'root is answered'],
+                [12345, 'another user is refused'])
+    {
+        my ($uid, $name) = @$as;
+        my $child = open(my $fh, '-|') // die "fork: $!";
+        if ($child == 0) {
+            POSIX::setuid($uid) if $uid;
+            my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(),
+                                          Peer => "\0ngx_kraken.$pid");
+            my $reply = '';
+            if ($s) {
+                print $s $frame;
+                local $/;
+                $reply = <$s> // '';
+            }
+            print length $reply;
+            close STDOUT;
+            POSIX::_exit(0);    # no DESTROY: the parent owns nginx
+        }
+        my $got = <$fh> // 0;
+        close $fh;
+        if ($uid) {
+            is($got, 0, $name);
+        } else {
+            cmp_ok($got, '>', 8, $name);
+        }
+    }
+}
 
 is_deeply([$k->worker_pids], \@before, 'no worker died');
 $k->stop;
