@@ -39,6 +39,8 @@ static ngx_kraken_ipc_conn_t *ngx_kraken_ipc_conn(ngx_socket_t fd,
 static void ngx_kraken_ipc_finish(ngx_kraken_ipc_conn_t *ic,
     ngx_uint_t ok);
 static socklen_t ngx_kraken_ipc_addr(struct sockaddr_un *sa, ngx_pid_t pid);
+static void ngx_kraken_ipc_head(ngx_kraken_ipc_conn_t *ic, uint32_t a,
+    size_t len);
 
 
 static ngx_connection_t           *ngx_kraken_ipc_listener;
@@ -58,6 +60,22 @@ ngx_kraken_ipc_addr(struct sockaddr_un *sa, ngx_pid_t pid)
 
     return (socklen_t) (offsetof(struct sockaddr_un, sun_path)
                         + (p - (u_char *) sa->sun_path));
+}
+
+
+/* the frame header: a magic or a status, then the body's length */
+
+static void
+ngx_kraken_ipc_head(ngx_kraken_ipc_conn_t *ic, uint32_t a, size_t len)
+{
+    ic->head[0] = (u_char) (a >> 24);
+    ic->head[1] = (u_char) (a >> 16);
+    ic->head[2] = (u_char) (a >> 8);
+    ic->head[3] = (u_char) a;
+    ic->head[4] = (u_char) (len >> 24);
+    ic->head[5] = (u_char) (len >> 16);
+    ic->head[6] = (u_char) (len >> 8);
+    ic->head[7] = (u_char) len;
 }
 
 
@@ -253,14 +271,7 @@ ngx_kraken_ipc_forward(ngx_pid_t pid, u_char *body, size_t len,
     ngx_del_timer(ic->c->read);
     ngx_add_timer(ic->c->read, timeout);
 
-    ic->head[0] = 'K';
-    ic->head[1] = 'R';
-    ic->head[2] = 'K';
-    ic->head[3] = '1';
-    ic->head[4] = (u_char) (len >> 24);
-    ic->head[5] = (u_char) (len >> 16);
-    ic->head[6] = (u_char) (len >> 8);
-    ic->head[7] = (u_char) len;
+    ngx_kraken_ipc_head(ic, NGX_KRAKEN_IPC_MAGIC, len);
     ic->writing = 1;
 
     ngx_kraken_ipc_write(ic->c->write);
@@ -421,14 +432,7 @@ ngx_kraken_ipc_read(ngx_event_t *ev)
     ic->buf = (u_char *) out;
     ic->len = out ? outlen : 0;
 
-    ic->head[0] = (u_char) (a >> 24);
-    ic->head[1] = (u_char) (a >> 16);
-    ic->head[2] = (u_char) (a >> 8);
-    ic->head[3] = (u_char) a;
-    ic->head[4] = (u_char) (ic->len >> 24);
-    ic->head[5] = (u_char) (ic->len >> 16);
-    ic->head[6] = (u_char) (ic->len >> 8);
-    ic->head[7] = (u_char) ic->len;
+    ngx_kraken_ipc_head(ic, a, ic->len);
 
     ic->done_len = 0;
     ic->writing = 1;

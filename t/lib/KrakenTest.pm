@@ -257,7 +257,8 @@ sub rpc {
     my $ua = $o{fresh} ? $self->http(fresh => 1)
                        : ($self->{ua} //= $self->http);
     my $res = $ua->request('POST', $self->url,
-                           { headers => { 'Content-Type' => 'application/json' },
+                           { headers => { 'Content-Type'
+                                          => 'application/json' },
                              content => $JSON->encode(\%call) });
     my $json = eval { $JSON->decode($res->{content}) };
 
