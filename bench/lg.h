@@ -214,6 +214,7 @@ typedef struct {
     int                 http_conns;
     int                 server_pid;
     int                 udp_port;
+    uint32_t            addr_base;      /* host order */
     const char         *srtp_profiles;
     int                 verbose;
     const char         *json_out;

@@ -59,7 +59,7 @@ static uint16_t lg_stun_attrs[] = {
 };
 
 
-static void lg_conn_addr(int idx, struct in_addr *a);
+static void lg_conn_addr(lg_t *lg, int idx, struct in_addr *a);
 static lg_conn_t *lg_conn_by_addr(lg_t *lg, struct in_addr a);
 static void lg_send_ctl(lg_t *lg, lg_conn_t *c, const uint8_t *buf,
     size_t len);
@@ -178,16 +178,12 @@ lg_net_init(lg_t *lg)
 }
 
 
-/* connection i lives at 127.10.0.1 + i */
+/* connection i lives at addr_base + 1 + i (127.10.0.1 + i by default) */
 
 static void
-lg_conn_addr(int idx, struct in_addr *a)
+lg_conn_addr(lg_t *lg, int idx, struct in_addr *a)
 {
-    uint32_t  v;
-
-    v = (uint32_t) idx + 1;
-    a->s_addr = htonl((127U << 24) | ((10U + (v >> 16)) << 16)
-                      | (v & 0xffff));
+    a->s_addr = htonl(lg->conf.addr_base + (uint32_t) idx + 1);
 }
 
 
@@ -195,19 +191,13 @@ static lg_conn_t *
 lg_conn_by_addr(lg_t *lg, struct in_addr a)
 {
     uint32_t  v;
-    int       idx;
 
-    v = ntohl(a.s_addr);
-    if ((v >> 24) != 127 || ((v >> 16) & 0xff) < 10) {
+    v = ntohl(a.s_addr) - lg->conf.addr_base - 1;
+    if (v >= (uint32_t) lg->nconns) {
         return NULL;
     }
 
-    idx = (int) (((((v >> 16) & 0xff) - 10) << 16) | (v & 0xffff)) - 1;
-    if (idx < 0 || idx >= lg->nconns) {
-        return NULL;
-    }
-
-    return &lg->conns[idx];
+    return &lg->conns[v];
 }
 
 
@@ -228,7 +218,7 @@ lg_conn_new(lg_t *lg, lg_part_t *p)
 
     c->local.sin_family = AF_INET;
     c->local.sin_port = htons(lg->port);
-    lg_conn_addr(c->idx, &c->local.sin_addr);
+    lg_conn_addr(lg, c->idx, &c->local.sin_addr);
 
     lg_rand_token(c->ufrag, 9);
     lg_rand_token(c->pwd, 25);

@@ -145,6 +145,8 @@ lg_usage(void)
         "  --server-pid PID         process whose CPU and RSS are measured\n"
         "  --srtp PROFILES          offered profiles, OpenSSL names\n"
         "  --label NAME             name of the run in the RESULT line\n"
+        "  --addr-base IP           connection i sends from IP + 1 + i\n"
+        "                           (127.10.0.0; must be local)\n"
         "  -v                       log every error\n");
 }
 
@@ -152,9 +154,10 @@ lg_usage(void)
 static int
 lg_options(lg_t *lg, int argc, char **argv)
 {
-    int           c, port;
-    char          ip[64];
-    lg_conf_t    *cf;
+    int             c, port;
+    char            ip[64];
+    lg_conf_t      *cf;
+    struct in_addr  a;
     static struct option  opts[] = {
         { "server", required_argument, NULL, 's' },
         { "http", required_argument, NULL, 'h' },
@@ -176,6 +179,7 @@ lg_options(lg_t *lg, int argc, char **argv)
         { "srtp", required_argument, NULL, 'x' },
         { "label", required_argument, NULL, 'L' },
         { "udp-port", required_argument, NULL, 'u' },
+        { "addr-base", required_argument, NULL, 'A' },
         { NULL, 0, NULL, 0 }
     };
 
@@ -196,6 +200,7 @@ lg_options(lg_t *lg, int argc, char **argv)
     cf->decrypt_every = 1;
     cf->send_batch = 16;
     cf->http_conns = 16;
+    cf->addr_base = (127U << 24) | (10U << 16);
     cf->http_addr.sin_family = AF_INET;
     cf->http_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cf->http_addr.sin_port = htons(8000);
@@ -235,6 +240,12 @@ lg_options(lg_t *lg, int argc, char **argv)
         case 'x': cf->srtp_profiles = optarg; break;
         case 'L': cf->label = optarg; break;
         case 'u': cf->udp_port = atoi(optarg); break;
+        case 'A':
+            if (inet_pton(AF_INET, optarg, &a) != 1) {
+                return -1;
+            }
+            cf->addr_base = ntohl(a.s_addr);
+            break;
         case 'v': cf->verbose = 1; break;
         default:
             return -1;
@@ -475,14 +486,12 @@ lg_loop(lg_t *lg)
     while (!lg->stop && !lg_interrupted) {
         lg->now = lg_now();
 
-        /* wake up for the next RTP slot */
-        timeout = 1;
-        if (lg->next_slot_ms * LG_MS > lg->now) {
-            timeout = (int) ((lg->next_slot_ms * LG_MS - lg->now) / LG_MS);
-            if (timeout > 1) {
-                timeout = 1;
-            }
-        }
+        /*
+         * Wake up for the next RTP slot (1 ms wheel). Rounding the wait
+         * down to 0 would spin; the send time goes into each packet, so a
+         * late slot costs no latency accuracy.
+         */
+        timeout = (lg->next_slot_ms * LG_MS > lg->now) ? 1 : 0;
 
         n = epoll_wait(lg->ep, evs, 64, timeout);
         if (n < 0 && errno != EINTR) {

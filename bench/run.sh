@@ -18,6 +18,10 @@ MODE=${1:-quick}
 HERE=$(cd "$(dirname "$0")" && pwd)
 LG=$HERE/loadgen
 MODULE=${KRAKEN_MODULE:-$HERE/../build/ngx_kraken_module.so}
+case "$MODULE" in
+/*) ;;
+*) MODULE=$(pwd)/$MODULE ;;
+esac
 SERVERS=${SERVERS:-kraken janus}
 TMP=$(mktemp -d /tmp/kraken-bench.XXXXXX)
 OUT=${OUT:-$TMP/results}
@@ -60,6 +64,22 @@ fi
 
 ip link set lo up
 
+# The servers' media address and the generator's per-connection addresses
+# live on an ifb device of this namespace. Janus gathers candidates only on
+# a non-loopback device (ice_enforce_list) and then sends with
+# IP_UNICAST_IF on it, which the kernel refuses for 127/8 addresses; so
+# the namespace gets 10.200.0.1 (servers) and a local route for
+# 10.201.0.0/16 (one generator address per connection). Both servers get
+# the same addresses and the same path.
+SRV_ADDR=10.200.0.1
+LG_BASE=10.201.0.0
+if ! ip link show ifb9 >/dev/null 2>&1; then
+    ip link add ifb9 type ifb
+    ip addr add $SRV_ADDR/32 dev ifb9
+    ip link set ifb9 up
+    ip route add local $LG_BASE/16 dev ifb9
+fi
+
 cleanup() {
     stop_server
     rm -rf "$TMP"
@@ -93,8 +113,7 @@ http {
     keepalive_requests  1000000;
     keepalive_timeout   600s;
 
-    kraken_media_listen     127.0.0.1:$MEDIA_PORT;
-    kraken_media_announce   127.0.0.1;
+    kraken_media_listen     $SRV_ADDR:$MEDIA_PORT;
     # listeners publish but never send: keep them
     kraken_connect_timeout  1h;
 
@@ -129,11 +148,6 @@ EOF
 
 
 start_janus() {
-    if ! ip link show ifb9 >/dev/null 2>&1; then
-        ip link add ifb9 type ifb
-        ip addr add 127.0.0.2/32 dev ifb9
-        ip link set ifb9 up
-    fi
     $PIN_SRV janus -F "$HERE/janus" -C "$HERE/janus/janus.jcfg" -N -o \
         -L "$TMP/janus.log" >/dev/null 2>&1 &
     SRV_PID=$!
@@ -194,7 +208,7 @@ run_case() {
 
         echo "# $name on $srv: loadgen $args" >&2
         $PIN_LG timeout 300 "$LG" run --server "$srv" --http "$http" \
-            --server-pid "$SRV_PID" --label "$name" \
+            --server-pid "$SRV_PID" --label "$name" --addr-base "$LG_BASE" \
             --warmup "$WARMUP" --duration "$DURATION" $args \
             ${LG_ARGS:-} | tee -a "$OUT" || true
         stop_server
