@@ -5,6 +5,11 @@
  * batched variant with sendmmsg). On loopback the receiving kernel path
  * runs in the sender's context, as it does for the SFU's worker, so the
  * figure is comparable with the worker's CPU per forwarded packet.
+ *
+ * srtp_protect/unprotect are measured twice: through kraken_srtp (libsrtp
+ * with the OpenSSL types of kraken_srtp_evp.c) and on sessions made
+ * before kraken_srtp_init(), which keep Debian's stock NSS types: the
+ * before/after of the replacement.
  */
 
 #define _GNU_SOURCE
@@ -18,6 +23,9 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+
+#include <srtp2/cipher.h>
+#include <srtp2/srtp.h>
 
 #include "lg.h"
 
@@ -37,6 +45,11 @@ typedef struct {
     kraken_srtp_t      *gcm;
     kraken_srtp_t      *gcm_rx;
     kraken_srtp_t      *cm;
+    kraken_srtp_t      *cm_rx;
+    srtp_t              stock_gcm;      /* libsrtp's own (NSS) types */
+    srtp_t              stock_gcm_rx;
+    srtp_t              stock_cm;
+    srtp_t              stock_cm_rx;
     uint16_t            seq;
     uint8_t             pkt[LG_FLOOR_CHUNK][256];
     size_t              len[LG_FLOOR_CHUNK];
@@ -50,6 +63,11 @@ enum {
     LG_F_SENDMMSG,
     LG_F_FLOOR,
     LG_F_FLOOR_MMSG,
+    LG_F_UNPROTECT_CM,
+    LG_F_STOCK_PROTECT_GCM,
+    LG_F_STOCK_PROTECT_CM,
+    LG_F_STOCK_UNPROTECT_GCM,
+    LG_F_STOCK_UNPROTECT_CM,
     LG_F_N
 };
 
@@ -60,14 +78,160 @@ static const char  *lg_floor_names[LG_F_N] = {
     "sendmsg, one 128-byte datagram",
     "sendmmsg, 32 per call, per datagram",
     "FLOOR: protect (GCM) + sendmsg",
-    "protect (GCM) + sendmmsg (32)"
+    "protect (GCM) + sendmmsg (32)",
+    "srtp_unprotect AES_CM_128_HMAC_SHA1_80",
+    "stock NSS srtp_protect GCM",
+    "stock NSS srtp_protect AES_CM",
+    "stock NSS srtp_unprotect GCM",
+    "stock NSS srtp_unprotect AES_CM"
 };
 
 
+/* the SRTP line: stock then ours for each operation */
+static const struct {
+    const char  *key;
+    int          what;
+} lg_floor_srtp[8] = {
+    { "protect_gcm_stock", LG_F_STOCK_PROTECT_GCM },
+    { "protect_gcm_evp", LG_F_PROTECT_GCM },
+    { "unprotect_gcm_stock", LG_F_STOCK_UNPROTECT_GCM },
+    { "unprotect_gcm_evp", LG_F_UNPROTECT_GCM },
+    { "protect_cm_stock", LG_F_STOCK_PROTECT_CM },
+    { "protect_cm_evp", LG_F_PROTECT_CM },
+    { "unprotect_cm_stock", LG_F_STOCK_UNPROTECT_CM },
+    { "unprotect_cm_evp", LG_F_UNPROTECT_CM }
+};
+
+
+/* exported by libsrtp2, in no installed header */
+extern const srtp_cipher_type_t  srtp_aes_gcm_128;
+
+srtp_err_status_t srtp_crypto_kernel_alloc_cipher(srtp_cipher_type_id_t id,
+    srtp_cipher_pointer_t *cp, int key_len, int tag_len);
+
+
+static int lg_floor_stock(lg_floor_t *f, const uint8_t *key);
+static srtp_t lg_floor_stock_session(int profile, const uint8_t *key,
+    srtp_ssrc_type_t type);
+static int lg_floor_protect(lg_floor_t *f, int what, uint8_t *b,
+    size_t *len);
 static void lg_floor_rtp(lg_floor_t *f, uint8_t *b);
 static void lg_floor_drain(lg_floor_t *f);
 static void lg_floor_chunk(lg_floor_t *f, int what);
 static double lg_tv_us(struct timeval tv);
+
+
+/* before kraken_srtp_init(): sessions on libsrtp's stock types */
+static int
+lg_floor_stock(lg_floor_t *f, const uint8_t *key)
+{
+    srtp_cipher_t  *c;
+
+    if (srtp_init() != srtp_err_status_ok
+        || srtp_crypto_kernel_alloc_cipher(SRTP_AES_GCM_128, &c, 28, 16)
+           != srtp_err_status_ok)
+    {
+        return -1;
+    }
+
+    /* a process that installed the OpenSSL types has no stock left */
+    if (c->type != &srtp_aes_gcm_128) {
+        srtp_cipher_dealloc(c);
+        return -1;
+    }
+
+    srtp_cipher_dealloc(c);
+
+    f->stock_gcm = lg_floor_stock_session(KRAKEN_SRTP_AEAD_AES_128_GCM, key,
+                                          ssrc_any_outbound);
+    f->stock_gcm_rx = lg_floor_stock_session(KRAKEN_SRTP_AEAD_AES_128_GCM,
+                                             key, ssrc_any_inbound);
+    f->stock_cm = lg_floor_stock_session(KRAKEN_SRTP_AES128_CM_SHA1_80, key,
+                                         ssrc_any_outbound);
+    f->stock_cm_rx = lg_floor_stock_session(KRAKEN_SRTP_AES128_CM_SHA1_80,
+                                            key, ssrc_any_inbound);
+
+    if (f->stock_gcm == NULL || f->stock_gcm_rx == NULL
+        || f->stock_cm == NULL || f->stock_cm_rx == NULL)
+    {
+        return -1;
+    }
+
+    /*
+     * srtp_init() may not run twice, and kraken_srtp_init() runs it; the
+     * sessions keep their ciphers, their types are libsrtp's statics
+     */
+    srtp_shutdown();
+
+    return 0;
+}
+
+
+/* the policy of kraken_srtp.c */
+static srtp_t
+lg_floor_stock_session(int profile, const uint8_t *key,
+    srtp_ssrc_type_t type)
+{
+    srtp_t         s;
+    uint8_t        k[32];
+    srtp_policy_t  policy;
+
+    memset(&policy, 0, sizeof(srtp_policy_t));
+
+    if (profile == KRAKEN_SRTP_AEAD_AES_128_GCM) {
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+
+    } else {
+        srtp_crypto_policy_set_rtp_default(&policy.rtp);
+        srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+    }
+
+    memcpy(k, key, sizeof(k));
+    policy.ssrc.type = type;
+    policy.key = k;
+    policy.window_size = 1024;
+    policy.allow_repeat_tx = (type == ssrc_any_outbound);
+
+    if (srtp_create(&s, &policy) != srtp_err_status_ok) {
+        return NULL;
+    }
+
+    return s;
+}
+
+
+/* the sender side of a variant, stock or ours */
+static int
+lg_floor_protect(lg_floor_t *f, int what, uint8_t *b, size_t *len)
+{
+    int     n;
+    srtp_t  s;
+
+    switch (what) {
+
+    case LG_F_PROTECT_CM:
+    case LG_F_UNPROTECT_CM:
+        return kraken_srtp_protect(f->cm, b, len, 256);
+
+    case LG_F_STOCK_PROTECT_GCM:
+    case LG_F_STOCK_UNPROTECT_GCM:
+    case LG_F_STOCK_PROTECT_CM:
+    case LG_F_STOCK_UNPROTECT_CM:
+        s = (what == LG_F_STOCK_PROTECT_GCM
+             || what == LG_F_STOCK_UNPROTECT_GCM) ? f->stock_gcm
+                                                  : f->stock_cm;
+        n = (int) *len;
+        if (srtp_protect(s, b, &n) != srtp_err_status_ok) {
+            return -1;
+        }
+        *len = (size_t) n;
+        return 0;
+
+    default:
+        return kraken_srtp_protect(f->gcm, b, len, 256);
+    }
+}
 
 
 static void
@@ -130,10 +294,31 @@ lg_floor_chunk(lg_floor_t *f, int what)
         }
         break;
 
+    case LG_F_STOCK_PROTECT_GCM:
+    case LG_F_STOCK_PROTECT_CM:
+        for (i = 0; i < LG_FLOOR_CHUNK; i++) {
+            len = LG_RTP_HEADER + LG_PAYLOAD;
+            (void) lg_floor_protect(f, what, f->pkt[i], &len);
+            f->len[i] = len;
+        }
+        break;
+
     case LG_F_UNPROTECT_GCM:
+    case LG_F_UNPROTECT_CM:
+        s = (what == LG_F_UNPROTECT_GCM) ? f->gcm_rx : f->cm_rx;
         for (i = 0; i < LG_FLOOR_CHUNK; i++) {
             len = f->len[i];
-            (void) kraken_srtp_unprotect(f->gcm_rx, f->pkt[i], &len);
+            (void) kraken_srtp_unprotect(s, f->pkt[i], &len);
+        }
+        break;
+
+    case LG_F_STOCK_UNPROTECT_GCM:
+    case LG_F_STOCK_UNPROTECT_CM:
+        for (i = 0; i < LG_FLOOR_CHUNK; i++) {
+            n = (int) f->len[i];
+            (void) srtp_unprotect(what == LG_F_STOCK_UNPROTECT_GCM
+                                  ? f->stock_gcm_rx : f->stock_cm_rx,
+                                  f->pkt[i], &n);
         }
         break;
 
@@ -192,7 +377,7 @@ lg_tv_us(struct timeval tv)
 int
 lg_floor(int argc, char **argv)
 {
-    int                 i, what, round, chunks, size;
+    int                 i, what, round, chunks, size, stock;
     double              secs;
     socklen_t           slen;
     lg_cost_t           cost[LG_F_N];
@@ -207,21 +392,27 @@ lg_floor(int argc, char **argv)
         }
     }
 
-    if (kraken_srtp_init() != 0) {
-        fprintf(stderr, "floor: kraken_srtp_init failed\n");
-        return 1;
-    }
-
     f = calloc(1, sizeof(lg_floor_t));
     if (f == NULL) {
         return 1;
     }
 
     memset(&k, 0, sizeof(k));
-    k.profile = KRAKEN_SRTP_AEAD_AES_128_GCM;
-    k.len = 28;
     lg_rand(k.local, sizeof(k.local));
     lg_rand(k.remote, sizeof(k.remote));
+
+    stock = (lg_floor_stock(f, k.local) == 0);
+    if (!stock) {
+        fprintf(stderr, "floor: no stock libsrtp types, stock rows are 0\n");
+    }
+
+    if (kraken_srtp_init() != 0) {
+        fprintf(stderr, "floor: kraken_srtp_init failed\n");
+        return 1;
+    }
+
+    k.profile = KRAKEN_SRTP_AEAD_AES_128_GCM;
+    k.len = 28;
     f->gcm = kraken_srtp_create(&k);
 
     memcpy(k.remote, k.local, sizeof(k.local));
@@ -230,8 +421,11 @@ lg_floor(int argc, char **argv)
     k.profile = KRAKEN_SRTP_AES128_CM_SHA1_80;
     k.len = 30;
     f->cm = kraken_srtp_create(&k);
+    f->cm_rx = kraken_srtp_create(&k);
 
-    if (f->gcm == NULL || f->gcm_rx == NULL || f->cm == NULL) {
+    if (f->gcm == NULL || f->gcm_rx == NULL || f->cm == NULL
+        || f->cm_rx == NULL)
+    {
         fprintf(stderr, "floor: kraken_srtp_create failed\n");
         return 1;
     }
@@ -271,10 +465,18 @@ lg_floor(int argc, char **argv)
         what = round % LG_F_N;
         user = sys = 0;
 
+        if (what >= LG_F_STOCK_PROTECT_GCM && !stock) {
+            cost[what].user = cost[what].sys = 0;
+            continue;
+        }
+
         for (i = 0; i < chunks; i++) {
             int  j;
 
-            if (what != LG_F_UNPROTECT_GCM) {
+            if (what != LG_F_UNPROTECT_GCM && what != LG_F_UNPROTECT_CM
+                && what != LG_F_STOCK_UNPROTECT_GCM
+                && what != LG_F_STOCK_UNPROTECT_CM)
+            {
                 for (j = 0; j < LG_FLOOR_CHUNK; j++) {
                     lg_floor_rtp(f, f->pkt[j]);
                 }
@@ -284,8 +486,7 @@ lg_floor(int argc, char **argv)
                 for (j = 0; j < LG_FLOOR_CHUNK; j++) {
                     lg_floor_rtp(f, f->pkt[j]);
                     f->len[j] = LG_RTP_HEADER + LG_PAYLOAD;
-                    (void) kraken_srtp_protect(f->gcm, f->pkt[j],
-                                               &f->len[j], 256);
+                    (void) lg_floor_protect(f, what, f->pkt[j], &f->len[j]);
                 }
             }
 
@@ -330,11 +531,29 @@ lg_floor(int argc, char **argv)
            cost[LG_F_FLOOR].user + cost[LG_F_FLOOR].sys,
            cost[LG_F_FLOOR_MMSG].user + cost[LG_F_FLOOR_MMSG].sys);
 
+    /* before (stock, NSS) and after (OpenSSL EVP), us per packet */
+    printf("SRTP payload=%d",  LG_PAYLOAD);
+    for (i = 0; i < 8; i++) {
+        what = lg_floor_srtp[i].what;
+        printf(" %s=%.2f", lg_floor_srtp[i].key,
+               cost[what].user + cost[what].sys);
+    }
+    printf("\n");
+
     close(f->tx);
     close(f->rx);
     kraken_srtp_free(f->gcm);
     kraken_srtp_free(f->gcm_rx);
     kraken_srtp_free(f->cm);
+    kraken_srtp_free(f->cm_rx);
+
+    if (stock) {
+        srtp_dealloc(f->stock_gcm);
+        srtp_dealloc(f->stock_gcm_rx);
+        srtp_dealloc(f->stock_cm);
+        srtp_dealloc(f->stock_cm_rx);
+    }
+
     free(f);
 
     return 0;

@@ -640,7 +640,7 @@ static void
 lg_rtp_input(lg_t *lg, lg_conn_t *c, uint8_t *buf, size_t len, uint64_t rx)
 {
     int           created, decrypt;
-    size_t        n;
+    size_t        n, off;
     uint16_t      seq;
     uint32_t      ssrc, magic;
     uint64_t      ext, sent, lat;
@@ -679,9 +679,15 @@ lg_rtp_input(lg_t *lg, lg_conn_t *c, uint8_t *buf, size_t len, uint64_t rx)
 
         lg->c.rx_decrypted++;
 
-        if (n >= LG_RTP_HEADER + 20) {
-            memcpy(&magic, buf + LG_RTP_HEADER, 4);
-            memcpy(&sent, buf + LG_RTP_HEADER + 12, 8);
+        /* Janus may add header extensions: find the payload */
+        off = LG_RTP_HEADER + 4 * (size_t) (buf[0] & 0x0f);
+        if ((buf[0] & 0x10) && n >= off + 4) {
+            off += 4 + 4 * (size_t) (buf[off + 2] << 8 | buf[off + 3]);
+        }
+
+        if (n >= off + 20) {
+            memcpy(&magic, buf + off, 4);
+            memcpy(&sent, buf + off + 12, 8);
 
             if (magic == htonl(LG_MAGIC) && lg->measuring && rx > sent) {
                 lat = rx - sent;

@@ -12,6 +12,7 @@
 #   SERVERS         "kraken janus" (default), or one of them
 #   SCENARIOS       space-separated subset of the scenario names below
 #   OUT             file the RESULT lines are appended to
+#   KEEP            keep the temporary folder (server logs) when set
 set -eu
 
 MODE=${1:-quick}
@@ -82,7 +83,11 @@ fi
 
 cleanup() {
     stop_server
-    rm -rf "$TMP"
+    if [ -n "${KEEP:-}" ]; then
+        echo "# kept $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
 }
 trap cleanup EXIT INT TERM
 

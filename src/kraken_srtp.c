@@ -1,6 +1,11 @@
 /*
  * SRTP/SRTCP on libsrtp2: an outbound session keyed with our DTLS key and
  * an inbound one keyed with the peer's, each for any SSRC.
+ *
+ * Debian's libsrtp2 does its AES and HMAC through NSS/PKCS#11, a context
+ * and locks per packet (a third of the SFU's CPU), so kraken_srtp_init()
+ * swaps in the OpenSSL types of kraken_srtp_evp.c; libsrtp keeps key
+ * derivation, replay, ROC and SRTCP.
  */
 
 #include <limits.h>
@@ -10,6 +15,7 @@
 #include <srtp2/srtp.h>
 
 #include "kraken_srtp.h"
+#include "kraken_srtp_evp.h"
 
 
 /* libsrtp keeps about 1024 packets of history for the replay check */
@@ -41,6 +47,11 @@ kraken_srtp_init(void)
     }
 
     if (srtp_init() != srtp_err_status_ok) {
+        return -1;
+    }
+
+    /* fails if our types do not pass libsrtp's self tests */
+    if (kraken_srtp_evp_install() != 0) {
         return -1;
     }
 

@@ -1,6 +1,8 @@
 /*
  * SRTP/SRTCP sessions on libsrtp2, keyed from DTLS. One inbound and one
  * outbound libsrtp session per peer; inbound has libsrtp's replay check.
+ * libsrtp's AES-CM, AES-GCM and HMAC-SHA1 are replaced by OpenSSL ones
+ * (kraken_srtp_evp.h): Debian builds libsrtp2 on NSS, too slow per packet.
  * Plain C, no nginx headers.
  */
 
@@ -16,7 +18,10 @@
 
 typedef struct kraken_srtp_s  kraken_srtp_t;
 
-/* Once per process; returns 0 or -1. */
+/*
+ * Once per process: srtp_init() and the OpenSSL crypto types, for every
+ * session created after it. Returns 0 or -1.
+ */
 int kraken_srtp_init(void);
 
 kraken_srtp_t *kraken_srtp_create(const kraken_srtp_keys_t *keys);

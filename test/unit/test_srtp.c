@@ -1,7 +1,10 @@
 /*
  * SRTP and SRTCP keyed from a real in-memory DTLS handshake, for both
  * profiles: what one side protects the other unprotects, and tampering or
- * replay is refused.
+ * replay is refused. Then the OpenSSL crypto types that kraken_srtp_init()
+ * installs, against the RFCs' known answers (RFC 3711 B.2 and B.3, RFC
+ * 7714 16.1.1 and 17.1, RFC 2202). test_srtp_interop.c checks them
+ * against Debian's stock libsrtp2.
  */
 
 #include <stdarg.h>
@@ -13,10 +16,15 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <srtp2/auth.h>
+#include <srtp2/cipher.h>
 #include <srtp2/srtp.h>
 
 #include "kraken_dtls.h"
 #include "kraken_srtp.h"
+#include "kraken_srtp_evp.h"
 
 
 #define PAYLOAD  100
@@ -464,6 +472,378 @@ keys_of_an_unknown_profile_are_refused(void **state)
 }
 
 
+static size_t
+unhex(const char *s, uint8_t *out)
+{
+    size_t        n;
+    unsigned int  byte;
+
+    for (n = 0; *s != '\0'; ) {
+        if (*s == ' ') {
+            s++;
+            continue;
+        }
+
+        if (sscanf(s, "%2x", &byte) != 1) {
+            break;
+        }
+
+        out[n++] = (uint8_t) byte;
+        s += 2;
+    }
+
+    return n;
+}
+
+
+/* RFC 3711 B.2: a zero plaintext encrypts to the AES-CM keystream */
+static void
+evp_aes_cm_gives_the_rfc3711_b2_keystream(void **state)
+{
+    size_t          n;
+    uint8_t         key[30], nonce[16], out[48], expect[48];
+    uint32_t        len;
+    srtp_cipher_t  *c;
+
+    unhex("2b7e151628aed2a6abf7158809cf4f3c f0f1f2f3f4f5f6f7f8f9fafbfcfd",
+          key);
+
+    assert_int_equal(srtp_cipher_type_alloc(&kraken_srtp_evp_aes_icm_128,
+                                            &c, 30, 0), srtp_err_status_ok);
+    assert_int_equal(c->algorithm, SRTP_AES_ICM_128);
+    assert_int_equal(c->key_len, 30);
+    assert_int_equal(srtp_cipher_init(c, key), srtp_err_status_ok);
+
+    memset(nonce, 0, sizeof(nonce));
+    assert_int_equal(srtp_cipher_set_iv(c, nonce, srtp_direction_encrypt),
+                     srtp_err_status_ok);
+    len = 48;
+    assert_int_equal(srtp_cipher_output(c, out, &len), srtp_err_status_ok);
+    assert_int_equal(len, 48);
+    n = unhex("e03ead0935c95e80e166b16dd92b4eb4"
+              "d23513162b02d0f72a43a2fe4a5f97ab"
+              "41e95b3bb0a2e8dd477901e4fca894c0", expect);
+    assert_memory_equal(out, expect, n);
+
+    /* counters FEFF, FF00, FF01, in two calls after one IV */
+    nonce[14] = 0xfe;
+    nonce[15] = 0xff;
+    assert_int_equal(srtp_cipher_set_iv(c, nonce, srtp_direction_encrypt),
+                     srtp_err_status_ok);
+    len = 20;
+    assert_int_equal(srtp_cipher_output(c, out, &len), srtp_err_status_ok);
+    len = 28;
+    assert_int_equal(srtp_cipher_output(c, out + 20, &len),
+                     srtp_err_status_ok);
+    n = unhex("ec8cdf7398607cb0f2d21675ea9ea1e4"
+              "362b7c3c6773516318a077d7fc5073ae"
+              "6a2cc3787889374fbeb4c81b17ba6c44", expect);
+    assert_memory_equal(out, expect, n);
+
+    assert_int_equal(srtp_cipher_dealloc(c), srtp_err_status_ok);
+}
+
+
+/*
+ * RFC 3711 B.3: libsrtp derives the session keys with our AES-CM; a
+ * packet protected with that master key must match one built here from
+ * the RFC's session keys with OpenSSL directly, tag included.
+ */
+static void
+aes_cm_packet_from_the_rfc3711_b3_master_key_matches_its_session_keys(
+    void **state)
+{
+    int             i, n, outl;
+    size_t          len;
+    uint8_t         master[30], ckey[16], salt[14], akey[20], iv[16];
+    uint8_t         plain[128], buf[256], expect[256], roc[4];
+    unsigned int    mdlen;
+    srtp_t          tx, rx;
+    srtp_policy_t   policy;
+    EVP_CIPHER_CTX *ctx;
+    uint8_t         md[EVP_MAX_MD_SIZE];
+
+    unhex("e1f97a0d3e018be0d64fa32c06de4139 0ec675ad498afeebb6960b3aabe6",
+          master);
+    unhex("c61e7a93744f39ee10734afe3ff7a087", ckey);
+    unhex("30cbbc08863d8c85d49db34a9ae1", salt);
+    unhex("cebe321f6ff7716b6fd4ab49af256a156d38baa4", akey);
+
+    len = make_rtp(plain, 0x1234, 0xcafebabe);
+
+    memset(&policy, 0, sizeof(srtp_policy_t));
+    srtp_crypto_policy_set_rtp_default(&policy.rtp);
+    srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
+    policy.ssrc.type = ssrc_any_outbound;
+    policy.key = master;
+    assert_int_equal(srtp_create(&tx, &policy), srtp_err_status_ok);
+    policy.ssrc.type = ssrc_any_inbound;
+    assert_int_equal(srtp_create(&rx, &policy), srtp_err_status_ok);
+
+    memcpy(buf, plain, len);
+    n = (int) len;
+    assert_int_equal(srtp_protect(tx, buf, &n), srtp_err_status_ok);
+    assert_int_equal(n, (int) len + 10);
+
+    /* IV = salt * 2^16 ^ SSRC * 2^64 ^ index * 2^16, RFC 3711 4.1.1 */
+    memset(iv, 0, sizeof(iv));
+    memcpy(iv, salt, 14);
+    for (i = 0; i < 4; i++) {
+        iv[4 + i] ^= plain[8 + i];
+    }
+    iv[12] ^= plain[2];
+    iv[13] ^= plain[3];
+
+    memcpy(expect, plain, len);
+    ctx = EVP_CIPHER_CTX_new();
+    assert_non_null(ctx);
+    assert_int_equal(EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, ckey,
+                                        iv), 1);
+    assert_int_equal(EVP_EncryptUpdate(ctx, expect + 12, &outl, plain + 12,
+                                       (int) len - 12), 1);
+    EVP_CIPHER_CTX_free(ctx);
+
+    /* the tag covers the packet and the ROC, 0 here */
+    memset(roc, 0, sizeof(roc));
+    memcpy(expect + len, roc, 4);
+    assert_non_null(HMAC(EVP_sha1(), akey, 20, expect, len + 4, md,
+                         &mdlen));
+    memcpy(expect + len, md, 10);
+
+    assert_memory_equal(buf, expect, len + 10);
+
+    assert_int_equal(srtp_unprotect(rx, buf, &n), srtp_err_status_ok);
+    assert_int_equal(n, (int) len);
+    assert_memory_equal(buf, plain, len);
+
+    srtp_dealloc(tx);
+    srtp_dealloc(rx);
+}
+
+
+static srtp_cipher_t *
+rfc7714_gcm(void)
+{
+    uint8_t         key[28];
+    srtp_cipher_t  *c;
+
+    unhex("000102030405060708090a0b0c0d0e0f 517569642070726f2071756f", key);
+
+    assert_int_equal(srtp_cipher_type_alloc(&kraken_srtp_evp_aes_gcm_128,
+                                            &c, 28, 16), srtp_err_status_ok);
+    assert_int_equal(c->algorithm, SRTP_AES_GCM_128);
+    assert_int_equal(c->key_len, 28);
+    assert_int_equal(srtp_cipher_init(c, key), srtp_err_status_ok);
+
+    return c;
+}
+
+
+/* RFC 7714 16.1.1: SSRC 5501a0b2, seq f17b, "Gallia est omnis..." */
+static void
+evp_gcm_gives_the_rfc7714_srtp_packet(void **state)
+{
+    size_t          plain_len, prot_len;
+    uint8_t         iv[12], plain[64], prot[128], buf[128];
+    uint32_t        len, tag_len;
+    srtp_cipher_t  *c;
+
+    unhex("51753c6580c2726f20718414", iv);
+    plain_len = unhex("8040f17b8041f8d35501a0b2"
+                      "47616c6c696120657374206f6d6e6973"
+                      "206469766973612069"
+                      "6e207061727465732074726573", plain);
+    prot_len = unhex("8040f17b8041f8d35501a0b2"
+                     "f24de3a3fb34de6cacba861c9d7e4bca"
+                     "be633bd50d294e6f42a5f47a51c7d19b"
+                     "36de3adf8833"
+                     "899d7f27beb16a9152cf765ee4390cce", prot);
+    assert_int_equal(plain_len, 12 + 38);
+    assert_int_equal(prot_len, plain_len + 16);
+
+    c = rfc7714_gcm();
+
+    memcpy(buf, plain, plain_len);
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_encrypt),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, buf, 12), srtp_err_status_ok);
+    len = 38;
+    assert_int_equal(srtp_cipher_encrypt(c, buf + 12, &len),
+                     srtp_err_status_ok);
+    assert_int_equal(len, 38);
+    assert_int_equal(srtp_cipher_get_tag(c, buf + 12 + len, &tag_len),
+                     srtp_err_status_ok);
+    assert_int_equal(tag_len, 16);
+    assert_memory_equal(buf, prot, prot_len);
+
+    /* decrypt is given the tag and takes it off the length */
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, buf, 12), srtp_err_status_ok);
+    len = 38 + 16;
+    assert_int_equal(srtp_cipher_decrypt(c, buf + 12, &len),
+                     srtp_err_status_ok);
+    assert_int_equal(len, 38);
+    assert_memory_equal(buf, plain, plain_len);
+
+    /* one flipped bit in the header, the ciphertext or the tag */
+    memcpy(buf, prot, prot_len);
+    buf[3] ^= 0x01;
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, buf, 12), srtp_err_status_ok);
+    len = 38 + 16;
+    assert_int_equal(srtp_cipher_decrypt(c, buf + 12, &len),
+                     srtp_err_status_auth_fail);
+
+    memcpy(buf, prot, prot_len);
+    buf[30] ^= 0x10;
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, buf, 12), srtp_err_status_ok);
+    len = 38 + 16;
+    assert_int_equal(srtp_cipher_decrypt(c, buf + 12, &len),
+                     srtp_err_status_auth_fail);
+
+    memcpy(buf, prot, prot_len);
+    buf[prot_len - 1] ^= 0x80;
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, buf, 12), srtp_err_status_ok);
+    len = 38 + 16;
+    assert_int_equal(srtp_cipher_decrypt(c, buf + 12, &len),
+                     srtp_err_status_auth_fail);
+
+    /* shorter than a tag */
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt),
+                     srtp_err_status_ok);
+    len = 15;
+    assert_int_not_equal(srtp_cipher_decrypt(c, buf + 12, &len),
+                         srtp_err_status_ok);
+
+    assert_int_equal(srtp_cipher_dealloc(c), srtp_err_status_ok);
+}
+
+
+/* RFC 7714 17.1: SRTCP index 5d4, the AAD in two pieces as srtp.c does */
+static void
+evp_gcm_gives_the_rfc7714_srtcp_packet(void **state)
+{
+    size_t          plain_len, prot_len;
+    uint8_t         iv[12], trailer[4], plain[64], prot[128], buf[128];
+    uint32_t        len, tag_len;
+    srtp_cipher_t  *c;
+
+    unhex("517524055203726f207170bb", iv);
+    unhex("800005d4", trailer);
+    plain_len = unhex("81c8000d4d617273"
+                      "4e5450314e545032525450200000042a"
+                      "0000e9304c756e61deadbeefdeadbeef"
+                      "deadbeefdeadbeefdeadbeef", plain);
+    prot_len = unhex("81c8000d4d617273"
+                     "63e94885dcdab67ca727d7662f6b7e99"
+                     "7ff5c0f76c06f32dc676a5f1730d6fda"
+                     "4ce09b4686303ded0bb9275b"
+                     "c84aa45896cf4d2fc5abf87245d9eade", prot);
+    assert_int_equal(plain_len, 8 + 44);
+    assert_int_equal(prot_len, plain_len + 16);
+
+    c = rfc7714_gcm();
+
+    memcpy(buf, plain, plain_len);
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_encrypt),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, buf, 8), srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, trailer, 4), srtp_err_status_ok);
+    len = 44;
+    assert_int_equal(srtp_cipher_encrypt(c, buf + 8, &len),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_get_tag(c, buf + 8 + len, &tag_len),
+                     srtp_err_status_ok);
+    assert_int_equal(tag_len, 16);
+    assert_memory_equal(buf, prot, prot_len);
+
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, buf, 8), srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, trailer, 4), srtp_err_status_ok);
+    len = 44 + 16;
+    assert_int_equal(srtp_cipher_decrypt(c, buf + 8, &len),
+                     srtp_err_status_ok);
+    assert_int_equal(len, 44);
+    assert_memory_equal(buf, plain, plain_len);
+
+    /* a different SRTCP index is authenticated too */
+    memcpy(buf, prot, prot_len);
+    trailer[3] ^= 0x01;
+    assert_int_equal(srtp_cipher_set_iv(c, iv, srtp_direction_decrypt),
+                     srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, buf, 8), srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_set_aad(c, trailer, 4), srtp_err_status_ok);
+    len = 44 + 16;
+    assert_int_equal(srtp_cipher_decrypt(c, buf + 8, &len),
+                     srtp_err_status_auth_fail);
+
+    assert_int_equal(srtp_cipher_dealloc(c), srtp_err_status_ok);
+}
+
+
+/* RFC 2202 case 2, the message in two updates, twice on one key */
+static void
+evp_hmac_sha1_gives_the_rfc2202_digest_in_pieces(void **state)
+{
+    int           round;
+    uint8_t       expect[20], tag[20];
+    srtp_auth_t  *a;
+
+    unhex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79", expect);
+
+    assert_int_equal(srtp_auth_type_alloc(&kraken_srtp_evp_hmac_sha1, &a, 4,
+                                          10), srtp_err_status_ok);
+    assert_int_equal(srtp_auth_get_tag_length(a), 10);
+    assert_int_equal(srtp_auth_get_prefix_length(a), 0);
+    assert_int_equal(srtp_auth_init(a, (const uint8_t *) "Jefe"),
+                     srtp_err_status_ok);
+
+    for (round = 0; round < 2; round++) {
+        memset(tag, 0, sizeof(tag));
+        assert_int_equal(srtp_auth_start(a), srtp_err_status_ok);
+        assert_int_equal(srtp_auth_update(a,
+                                          (const uint8_t *) "what do ya ",
+                                          11), srtp_err_status_ok);
+        assert_int_equal(srtp_auth_compute(a,
+                                           (const uint8_t *)
+                                           "want for nothing?", 17, tag),
+                         srtp_err_status_ok);
+        assert_memory_equal(tag, expect, 10);
+        assert_int_equal(tag[10], 0);
+    }
+
+    assert_int_equal(srtp_auth_dealloc(a), srtp_err_status_ok);
+}
+
+
+static void
+evp_types_refuse_other_key_and_tag_lengths(void **state)
+{
+    srtp_auth_t    *a;
+    srtp_cipher_t  *c;
+
+    assert_int_not_equal(srtp_cipher_type_alloc(
+                             &kraken_srtp_evp_aes_icm_128, &c, 46, 0),
+                         srtp_err_status_ok);
+    assert_int_not_equal(srtp_cipher_type_alloc(
+                             &kraken_srtp_evp_aes_gcm_128, &c, 44, 16),
+                         srtp_err_status_ok);
+    assert_int_not_equal(srtp_cipher_type_alloc(
+                             &kraken_srtp_evp_aes_gcm_128, &c, 28, 12),
+                         srtp_err_status_ok);
+    assert_int_not_equal(srtp_auth_type_alloc(&kraken_srtp_evp_hmac_sha1,
+                                              &a, 20, 21),
+                         srtp_err_status_ok);
+}
+
+
 static int
 setup(void **state)
 {
@@ -526,6 +906,13 @@ main(void)
         cmocka_unit_test(protect_needs_room_for_the_trailer),
         cmocka_unit_test(short_or_garbage_packets_are_refused),
         cmocka_unit_test(keys_of_an_unknown_profile_are_refused),
+        cmocka_unit_test(evp_aes_cm_gives_the_rfc3711_b2_keystream),
+        cmocka_unit_test(
+         aes_cm_packet_from_the_rfc3711_b3_master_key_matches_its_session_keys),
+        cmocka_unit_test(evp_gcm_gives_the_rfc7714_srtp_packet),
+        cmocka_unit_test(evp_gcm_gives_the_rfc7714_srtcp_packet),
+        cmocka_unit_test(evp_hmac_sha1_gives_the_rfc2202_digest_in_pieces),
+        cmocka_unit_test(evp_types_refuse_other_key_and_tag_lengths),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
