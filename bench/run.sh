@@ -100,7 +100,7 @@ load_module $MODULE;
 
 worker_processes  1;
 pid               logs/nginx.pid;
-error_log         logs/error.log warn;
+error_log         logs/error.log ${KRAKEN_LOG_LEVEL:-warn};
 
 events {
     worker_connections  8192;

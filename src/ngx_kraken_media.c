@@ -92,6 +92,18 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
         (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
     }
 
+#if defined(IP_MTU_DISCOVER) && defined(IP_PMTUDISC_PROBE)
+    /*
+     * DF set without path MTU errors: media datagrams are small, and a
+     * datagram with DF needs no IP ID (no hashed ident per packet).
+     */
+    if (sa.ss_family == AF_INET) {
+        value = IP_PMTUDISC_PROBE;
+        (void) setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &value,
+                          sizeof(int));
+    }
+#endif
+
     if (bind(fd, (struct sockaddr *) &sa, socklen) == -1) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
                       "kraken: bind() to media port %d failed", (int) port);
