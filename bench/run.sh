@@ -11,6 +11,8 @@
 #   KRAKEN_MODULE   the module .so (../build/ngx_kraken_module.so)
 #   SERVERS         "kraken janus" (default), or one of them
 #   SCENARIOS       space-separated subset of the scenario names below
+#   CAPACITY_KRAKEN, CAPACITY_JANUS
+#                   capacity sweep per server: "FAMILY N1 N2 ..." ("" none)
 #   OUT             file the RESULT lines are appended to
 #   KEEP            keep the temporary folder (server logs) when set
 set -eu
@@ -35,11 +37,15 @@ MASTER_PID=
 case "$MODE" in
 quick)
     WARMUP=12; DURATION=5
-    DEFAULT_SCENARIOS="a10 a50 b50 b200 c500"
+    DEFAULT_SCENARIOS="a25 b50 c100"
+    DEFAULT_CAPACITY_KRAKEN="a 64 80"
+    DEFAULT_CAPACITY_JANUS="a 30 35"
     ;;
 full)
-    WARMUP=5; DURATION=20
-    DEFAULT_SCENARIOS="a10 a25 a50 b50 b200 b500 b750 b1000 c500"
+    WARMUP=12; DURATION=20
+    DEFAULT_SCENARIOS="a10 a25 a50 b50 b200 b500 c500"
+    DEFAULT_CAPACITY_KRAKEN="a 56 64 72 80 88 96"
+    DEFAULT_CAPACITY_JANUS="a 20 25 30 35 40 45"
     ;;
 *)
     echo "usage: $0 quick|full" >&2
@@ -185,9 +191,11 @@ stop_server() {
 }
 
 
-# run_case NAME: one scenario on every server in $SERVERS
-run_case() {
-    name=$1
+# run_one SERVER NAME: one scenario on one server; its RESULT line goes to
+# $OUT and to $TMP/last
+run_one() {
+    srv=$1
+    name=$2
     case "$name" in
     a*) args="--rooms 1 --talkers ${name#a}" ;;
     b*) args="--rooms ${name#b} --talkers 4" ;;
@@ -195,30 +203,81 @@ run_case() {
     *) echo "run.sh: unknown scenario $name" >&2; return 1 ;;
     esac
 
-    for srv in $SERVERS; do
-        case "$srv" in
-        kraken)
-            if [ ! -f "$MODULE" ]; then
-                echo "run.sh: no module at $MODULE, skipping kraken" >&2
-                continue
-            fi
-            start_kraken
-            http=127.0.0.1:$HTTP_PORT
-            ;;
-        janus)
-            start_janus
-            http=127.0.0.1:$JANUS_PORT
-            ;;
-        esac
+    : > "$TMP/last"
 
-        echo "# $name on $srv: loadgen $args" >&2
-        $PIN_LG timeout 300 "$LG" run --server "$srv" --http "$http" \
-            --server-pid "$SRV_PID" --label "$name" --addr-base "$LG_BASE" \
-            --warmup "$WARMUP" --duration "$DURATION" $args \
-            ${LG_ARGS:-} | tee -a "$OUT" || true
-        stop_server
-        sleep 0.5
+    case "$srv" in
+    kraken)
+        if [ ! -f "$MODULE" ]; then
+            echo "run.sh: no module at $MODULE, skipping kraken" >&2
+            return 0
+        fi
+        start_kraken
+        http=127.0.0.1:$HTTP_PORT
+        ;;
+    janus)
+        start_janus
+        http=127.0.0.1:$JANUS_PORT
+        ;;
+    esac
+
+    echo "# $name on $srv: loadgen $args" >&2
+    $PIN_LG timeout 300 "$LG" run --server "$srv" --http "$http" \
+        --server-pid "$SRV_PID" --label "$name" --addr-base "$LG_BASE" \
+        --warmup "$WARMUP" --duration "$DURATION" --join-timeout 20 $args \
+        ${LG_ARGS:-} > "$TMP/run.out" || true
+    cat "$TMP/run.out"
+    grep '^RESULT ' "$TMP/run.out" | tee -a "$OUT" > "$TMP/last" || true
+    stop_server
+    sleep 0.5
+}
+
+
+# run_case NAME: one scenario on every server in $SERVERS
+run_case() {
+    for srv in $SERVERS; do
+        run_one "$srv" "$1"
     done
+}
+
+
+# field KEY: a value of the last RESULT line
+field() {
+    tr ' ' '\n' < "$TMP/last" | sed -n "s/^$1=//p"
+}
+
+
+#
+# capacity SERVER FAMILY N...: runs FAMILY (a, b or c) at growing sizes
+# until one loses 0.1% or more, fails a participant, or the server needs
+# 95% of its core; the largest rate below that is the server's capacity
+# per core for that shape of load.
+#
+capacity() {
+    srv=$1
+    fam=$2
+    shift 2
+    best_n=0
+    best_pps=0
+    best_cpu=0
+    for n in "$@"; do
+        run_one "$srv" "$fam$n"
+        [ -s "$TMP/last" ] || break
+        loss=$(field loss_pct)
+        failed=$(field failed)
+        cpu=$(field cpu_pct)
+        pps=$(field rx_pps)
+        if awk -v l="$loss" -v f="$failed" -v c="$cpu" \
+               'BEGIN { exit !(l < 0.1 && f == 0 && c < 95) }'
+        then
+            best_n=$n
+            best_pps=$pps
+            best_cpu=$cpu
+        else
+            break
+        fi
+    done
+    echo "CAPACITY server=$srv family=$fam n=$best_n rx_pps=$best_pps" \
+         "cpu_pct=$best_cpu" | tee -a "$OUT"
 }
 
 
@@ -230,6 +289,18 @@ $PIN_SRV "$LG" floor --seconds 1 | tee -a "$OUT"
 
 for s in $SCENARIOS; do
     run_case "$s"
+done
+
+# capacity sweeps: CAPACITY_<server>="family n1 n2 ..."
+for srv in $SERVERS; do
+    case "$srv" in
+    kraken) sweep=${CAPACITY_KRAKEN-$DEFAULT_CAPACITY_KRAKEN} ;;
+    janus) sweep=${CAPACITY_JANUS-$DEFAULT_CAPACITY_JANUS} ;;
+    esac
+    if [ -n "$sweep" ]; then
+        # shellcheck disable=SC2086
+        capacity "$srv" $sweep
+    fi
 done
 
 "$HERE/table.sh" "$OUT"

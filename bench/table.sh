@@ -17,6 +17,11 @@ function kv(line,    i, n, f, p) {
     kv($0)
     floor = r["floor_mmsg"]
 }
+/^CAPACITY / {
+    kv($0)
+    cap[r["server"]] = r["rx_pps"] + 0
+    capline[r["server"]] = sprintf("%-7s %9d pkt/s at %s%s (%s%% of its core)", r["server"], r["rx_pps"], r["family"], r["n"], r["cpu_pct"])
+}
 /^RESULT / {
     kv($0)
     key = r["label"] SUBSEP r["server"]
@@ -42,6 +47,13 @@ END {
         }
     }
     print ""
+    if (length(capline) > 0) {
+        print "capacity per core (largest run with < 0.1% loss and < 95% CPU):"
+        for (srv in capline) print "  " capline[srv]
+        if (cap["janus"] > 0 && cap["kraken"] > 0)
+            printf "  capacity ours/Janus = %.1fx\n", cap["kraken"] / cap["janus"]
+        print ""
+    }
     if (floor != "") {
         printf "floor (srtp_protect GCM + sendmmsg, one core): %.2f us per packet\n", floor
     }
@@ -49,7 +61,7 @@ END {
         l = names[i]
         k = l SUBSEP "kraken"; j = l SUBSEP "janus"
         if ((k in us) && (j in us) && us[j] > 0 && loss[j] < 100) {
-            printf "%s: CPU per forwarded packet ours/Janus = %.2f\n", l, us[k] / us[j]
+            printf "%s: CPU per forwarded packet ours/Janus = %.2f (Janus needs %.1fx ours)\n", l, us[k] / us[j], us[j] / us[k]
         } else if (k in us) {
             printf "%s: ours %.2f us per forwarded packet (%.1fx the floor); no Janus figure\n", l, us[k], (floor > 0 ? us[k] / floor : 0)
         }
