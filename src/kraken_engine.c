@@ -66,8 +66,8 @@ typedef struct {
     char              mid[KRAKEN_MID_SIZE];
     kraken_echo_t     echo;
     kraken_peer_t    *pub;              /* SEND: whose audio, NULL: gone */
-    char              pub_uid[KRAKEN_SDP_TOKEN_LEN];
-    char              pub_cid[37];
+    char             *pub_uid;          /* malloc'd: uids are short, the */
+    char              pub_cid[37];      /* limit (256) is not */
     uint32_t          ssrc;             /* SEND: ours toward the peer */
 
     /* SEND: rewriting keeps seq and ts continuous across source changes */
@@ -833,6 +833,7 @@ kraken_peer_free(kraken_peer_t *p)
 
     for (i = 0; i < p->nslots; i++) {
         kraken_echo_free(&p->slots[i].echo);
+        free(p->slots[i].pub_uid);
     }
 
     free(p->slots);
@@ -1308,6 +1309,7 @@ kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
     kraken_error_t *err)
 {
     int             i, changed, found;
+    char           *pub_uid;
     kraken_slot_t  *s;
     kraken_peer_t  *p, *q;
 
@@ -1359,9 +1361,15 @@ kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
             continue;
         }
 
+        pub_uid = strdup(q->uid);
+        if (pub_uid == NULL) {
+            continue;
+        }
+
+        free(s->pub_uid);
+        s->pub_uid = pub_uid;
         s->state = KRAKEN_SEND_ADDING;
         s->pub = q;
-        snprintf(s->pub_uid, sizeof(s->pub_uid), "%s", q->uid);
         memcpy(s->pub_cid, q->cid, sizeof(s->pub_cid));
         s->ssrc = kraken_random32();
         s->started = 0;

@@ -18,8 +18,13 @@
 #include "kraken_srtp_evp.h"
 
 
-/* libsrtp keeps about 1024 packets of history for the replay check */
-#define KRAKEN_SRTP_REPLAY_WINDOW  1024
+/*
+ * Replay history: 1024 packets inbound; outbound only needs the minimum
+ * (it bounds how late a reordered packet may still be forwarded), and
+ * every forwarded stream has its own copy.
+ */
+#define KRAKEN_SRTP_REPLAY_WINDOW      1024
+#define KRAKEN_SRTP_OUT_REPLAY_WINDOW  64
 
 /* shortest packets libsrtp can take: an RTP header, an RTCP header + SSRC */
 #define KRAKEN_SRTP_MIN_RTP        12
@@ -118,7 +123,9 @@ kraken_srtp_session(srtp_t *session, int profile, const uint8_t *key,
 
     policy.ssrc.type = type;
     policy.key = k;
-    policy.window_size = KRAKEN_SRTP_REPLAY_WINDOW;
+    policy.window_size = (type == ssrc_any_outbound)
+                         ? KRAKEN_SRTP_OUT_REPLAY_WINDOW
+                         : KRAKEN_SRTP_REPLAY_WINDOW;
 
     /* a NACKed packet may be sent again with the same sequence number */
     policy.allow_repeat_tx = 1;

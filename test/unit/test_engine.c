@@ -636,6 +636,7 @@ test_attacks_are_counted_and_audio_keeps_flowing(void **state)
 {
     size_t                  len, n;
     uint8_t                 buf[1500], copy[1500], out[1500];
+    uint16_t                seq;
     char                    err[256];
     kraken_error_t          kerr;
     kraken_engine_t        *e;
@@ -651,10 +652,15 @@ test_attacks_are_counted_and_audio_keeps_flowing(void **state)
     client_send(e, &clients[0], 111);
     client_subscribe(e, &clients[1], "room", "bob", NULL);
 
-    /* a protected packet, sent twice: the replay is dropped */
+    /*
+     * A protected packet, sent twice: the replay is dropped. The client
+     * numbers on from its last packet: its outbound session, like ours,
+     * keeps only a short history.
+     */
     memset(buf, 0, sizeof(buf));
     buf[0] = 0x80;
-    kraken_rtp_write(buf, 111, 77, 77 * 960u, clients[0].ssrc);
+    seq = clients[0].seq++;
+    kraken_rtp_write(buf, 111, seq, seq * 960u, clients[0].ssrc);
     memset(buf + 12, 0xcd, 100);
     len = 112;
     assert_int_equal(kraken_srtp_protect(clients[0].srtp, buf, &len,
@@ -666,7 +672,8 @@ test_attacks_are_counted_and_audio_keeps_flowing(void **state)
                         sizeof(clients[0].addr), copy, len, now);
 
     /* a flipped bit in the tag */
-    kraken_rtp_write(buf, 111, 78, 78 * 960u, clients[0].ssrc);
+    seq = clients[0].seq++;
+    kraken_rtp_write(buf, 111, seq, seq * 960u, clients[0].ssrc);
     memset(buf + 12, 0xcd, 100);
     len = 112;
     assert_int_equal(kraken_srtp_protect(clients[0].srtp, buf, &len,
