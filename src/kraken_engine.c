@@ -75,6 +75,7 @@ typedef struct {
     uint32_t          in_ssrc;
     uint16_t          seq_delta;
     uint16_t          last_seq;
+    uint32_t          roc;              /* SRTP rollover counter */
     uint32_t          ts_delta;
     uint32_t          last_ts;
 } kraken_slot_t;
@@ -1684,7 +1685,7 @@ kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
     int                 i;
     size_t              n;
     uint16_t            seq;
-    uint32_t            ts;
+    uint32_t            ts, roc;
     kraken_slot_t      *s;
     kraken_peer_t      *sub;
     kraken_fanout_t    *f;
@@ -1706,7 +1707,8 @@ kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
             s->in_ssrc = h->ssrc;
             s->seq_delta = (uint16_t) kraken_random32();
             s->ts_delta = kraken_random32();
-            s->last_seq = (uint16_t) (h->seq + s->seq_delta - 1);
+            s->roc = 0;
+            s->last_seq = (uint16_t) (h->seq + s->seq_delta);
             s->last_ts = h->ts + s->ts_delta;
 
         } else if (s->in_ssrc != h->ssrc) {
@@ -1718,10 +1720,19 @@ kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
 
         seq = (uint16_t) (h->seq + s->seq_delta);
         ts = h->ts + s->ts_delta;
+        roc = s->roc;
 
         if ((int16_t) (seq - s->last_seq) > 0) {
+            if (seq < s->last_seq) {
+                roc = ++s->roc;
+            }
+
             s->last_seq = seq;
             s->last_ts = ts;
+
+        } else if (seq > s->last_seq) {
+            /* a late packet from before the last wrap */
+            roc--;
         }
 
         dg = kraken_out_next(e);
@@ -1729,7 +1740,8 @@ kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
         kraken_rtp_write(dg->buf, (uint8_t) sub->pt, seq, ts, s->ssrc);
 
         n = len;
-        if (kraken_srtp_protect(sub->srtp, dg->buf, &n, sizeof(dg->buf))
+        if (kraken_srtp_protect_forward(sub->srtp, dg->buf, &n,
+                                        sizeof(dg->buf), roc)
             != 0)
         {
             continue;

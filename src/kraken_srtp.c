@@ -31,14 +31,46 @@
 #define KRAKEN_SRTP_MIN_RTCP       8
 
 
+#define KRAKEN_SRTP_KEY_LEN        16
+#define KRAKEN_SRTP_CM_SALT_LEN    14
+#define KRAKEN_SRTP_GCM_SALT_LEN   12
+#define KRAKEN_SRTP_AUTH_KEY_LEN   20
+#define KRAKEN_SRTP_CM_TAG_LEN     10    /* HMAC-SHA1-80 */
+#define KRAKEN_SRTP_GCM_TAG_LEN    16
+
+/* RFC 3711 4.3.1 key derivation labels */
+#define KRAKEN_SRTP_LABEL_KEY      0x00
+#define KRAKEN_SRTP_LABEL_AUTH     0x01
+#define KRAKEN_SRTP_LABEL_SALT     0x02
+
+
+/*
+ * Forwarded RTP is protected here, not by libsrtp: the engine keeps each
+ * forwarded stream's rollover counter, while libsrtp looks every packet's
+ * SSRC up in a linked list of the session's streams (a tenth of a
+ * worker's CPU in a 64-talker room). Same ciphers, from kraken_srtp_evp.
+ */
+typedef struct {
+    srtp_cipher_t  *cipher;
+    srtp_auth_t    *auth;               /* AES-CM only */
+    int             gcm;
+    uint8_t         salt[KRAKEN_SRTP_CM_SALT_LEN];
+} kraken_srtp_tx_t;
+
 struct kraken_srtp_s {
-    srtp_t  in;
-    srtp_t  out;
+    srtp_t            in;
+    srtp_t            out;
+    kraken_srtp_tx_t  tx;
 };
 
 
 static int kraken_srtp_session(srtp_t *session, int profile,
     const uint8_t *key, srtp_ssrc_type_t type);
+static int kraken_srtp_tx_init(kraken_srtp_tx_t *tx, int profile,
+    const uint8_t *master);
+static int kraken_srtp_kdf(const uint8_t *master, size_t salt_len,
+    uint8_t label, uint8_t *out, uint32_t len);
+static size_t kraken_srtp_rtp_header(const uint8_t *buf, size_t len);
 
 
 static int  kraken_srtp_initialized;
@@ -83,7 +115,8 @@ kraken_srtp_create(const kraken_srtp_keys_t *keys)
     if (kraken_srtp_session(&s->in, keys->profile, keys->remote,
                             ssrc_any_inbound) != 0
         || kraken_srtp_session(&s->out, keys->profile, keys->local,
-                               ssrc_any_outbound) != 0)
+                               ssrc_any_outbound) != 0
+        || kraken_srtp_tx_init(&s->tx, keys->profile, keys->local) != 0)
     {
         kraken_srtp_free(s);
         return NULL;
@@ -143,6 +176,124 @@ kraken_srtp_session(srtp_t *session, int profile, const uint8_t *key,
 }
 
 
+/* The forwarding context: session key, salt and auth key from master. */
+
+static int
+kraken_srtp_tx_init(kraken_srtp_tx_t *tx, int profile, const uint8_t *master)
+{
+    int      rc;
+    size_t   salt_len;
+    uint8_t  key[KRAKEN_SRTP_KEY_LEN + KRAKEN_SRTP_CM_SALT_LEN];
+    uint8_t  auth[KRAKEN_SRTP_AUTH_KEY_LEN];
+
+    tx->gcm = (profile == KRAKEN_SRTP_AEAD_AES_128_GCM);
+    salt_len = tx->gcm ? KRAKEN_SRTP_GCM_SALT_LEN : KRAKEN_SRTP_CM_SALT_LEN;
+
+    rc = -1;
+    memset(key, 0, sizeof(key));
+
+    if (kraken_srtp_kdf(master, salt_len, KRAKEN_SRTP_LABEL_KEY, key,
+                        KRAKEN_SRTP_KEY_LEN) != 0
+        || kraken_srtp_kdf(master, salt_len, KRAKEN_SRTP_LABEL_SALT,
+                           tx->salt, (uint32_t) salt_len) != 0)
+    {
+        goto done;
+    }
+
+    /* both ciphers take key||salt; GCM's salt goes into our IV instead */
+    memcpy(key + KRAKEN_SRTP_KEY_LEN, tx->salt, salt_len);
+
+    if (tx->gcm) {
+        if (srtp_cipher_type_alloc(&kraken_srtp_evp_aes_gcm_128, &tx->cipher,
+                                   KRAKEN_SRTP_KEY_LEN + (int) salt_len,
+                                   KRAKEN_SRTP_GCM_TAG_LEN)
+            != srtp_err_status_ok)
+        {
+            tx->cipher = NULL;
+            goto done;
+        }
+
+    } else {
+        if (srtp_cipher_type_alloc(&kraken_srtp_evp_aes_icm_128, &tx->cipher,
+                                   KRAKEN_SRTP_KEY_LEN + (int) salt_len, 0)
+            != srtp_err_status_ok)
+        {
+            tx->cipher = NULL;
+            goto done;
+        }
+
+        if (kraken_srtp_kdf(master, salt_len, KRAKEN_SRTP_LABEL_AUTH, auth,
+                            sizeof(auth)) != 0
+            || srtp_auth_type_alloc(&kraken_srtp_evp_hmac_sha1, &tx->auth,
+                                    KRAKEN_SRTP_AUTH_KEY_LEN,
+                                    KRAKEN_SRTP_CM_TAG_LEN)
+               != srtp_err_status_ok)
+        {
+            tx->auth = NULL;
+            goto done;
+        }
+
+        if (srtp_auth_init(tx->auth, auth) != srtp_err_status_ok) {
+            goto done;
+        }
+    }
+
+    if (srtp_cipher_init(tx->cipher, key) != srtp_err_status_ok) {
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    explicit_bzero(key, sizeof(key));
+    explicit_bzero(auth, sizeof(auth));
+
+    return rc;
+}
+
+
+/*
+ * RFC 3711 4.3.1 with a key derivation rate of 0: AES-CM keyed with the
+ * master key, IV = (master salt XOR label at octet 7) || 0x0000. A 12-byte
+ * GCM master salt is used padded with two zero octets (RFC 7714 12).
+ */
+
+static int
+kraken_srtp_kdf(const uint8_t *master, size_t salt_len, uint8_t label,
+    uint8_t *out, uint32_t len)
+{
+    int             rc;
+    uint8_t         key[KRAKEN_SRTP_KEY_LEN + KRAKEN_SRTP_CM_SALT_LEN];
+    uint8_t         iv[16];
+    srtp_cipher_t  *kdf;
+
+    if (srtp_cipher_type_alloc(&kraken_srtp_evp_aes_icm_128, &kdf,
+                               (int) sizeof(key), 0)
+        != srtp_err_status_ok)
+    {
+        return -1;
+    }
+
+    memset(key, 0, sizeof(key));
+    memcpy(key, master, KRAKEN_SRTP_KEY_LEN + salt_len);
+
+    memset(iv, 0, sizeof(iv));
+    iv[7] = label;
+
+    rc = (srtp_cipher_init(kdf, key) == srtp_err_status_ok
+          && srtp_cipher_set_iv(kdf, iv, srtp_direction_encrypt)
+             == srtp_err_status_ok
+          && srtp_cipher_output(kdf, out, &len) == srtp_err_status_ok)
+         ? 0 : -1;
+
+    (void) srtp_cipher_dealloc(kdf);
+    explicit_bzero(key, sizeof(key));
+
+    return rc;
+}
+
+
 void
 kraken_srtp_free(kraken_srtp_t *s)
 {
@@ -156,6 +307,14 @@ kraken_srtp_free(kraken_srtp_t *s)
 
     if (s->out != NULL) {
         srtp_dealloc(s->out);
+    }
+
+    if (s->tx.cipher != NULL) {
+        (void) srtp_cipher_dealloc(s->tx.cipher);
+    }
+
+    if (s->tx.auth != NULL) {
+        (void) srtp_auth_dealloc(s->tx.auth);
     }
 
     free(s);
@@ -182,6 +341,117 @@ kraken_srtp_protect(kraken_srtp_t *s, uint8_t *buf, size_t *len, size_t cap)
     *len = (size_t) n;
 
     return 0;
+}
+
+
+int
+kraken_srtp_protect_forward(kraken_srtp_t *s, uint8_t *buf, size_t *len,
+    size_t cap, uint32_t roc)
+{
+    size_t             i, hdr;
+    uint8_t            iv[16];
+    uint8_t            roc_be[4];
+    uint32_t           n, tag_len;
+    kraken_srtp_tx_t  *tx;
+
+    tx = &s->tx;
+
+    if (*len < KRAKEN_SRTP_MIN_RTP || *len > INT_MAX - KRAKEN_SRTP_MAX_TRAILER
+        || cap < *len + KRAKEN_SRTP_MAX_TRAILER)
+    {
+        return -1;
+    }
+
+    hdr = kraken_srtp_rtp_header(buf, *len);
+    if (hdr == 0) {
+        return -1;
+    }
+
+    n = (uint32_t) (*len - hdr);
+    memset(iv, 0, sizeof(iv));
+
+    if (tx->gcm) {
+        /* RFC 7714 8.1: 00 00 || SSRC || ROC || SEQ, XOR the salt */
+        memcpy(iv + 2, buf + 8, 4);
+        iv[6] = (uint8_t) (roc >> 24);
+        iv[7] = (uint8_t) (roc >> 16);
+        iv[8] = (uint8_t) (roc >> 8);
+        iv[9] = (uint8_t) roc;
+        memcpy(iv + 10, buf + 2, 2);
+
+        for (i = 0; i < KRAKEN_SRTP_GCM_SALT_LEN; i++) {
+            iv[i] ^= tx->salt[i];
+        }
+
+        tag_len = KRAKEN_SRTP_GCM_TAG_LEN;
+
+        if (srtp_cipher_set_iv(tx->cipher, iv, srtp_direction_encrypt)
+               != srtp_err_status_ok
+            || srtp_cipher_set_aad(tx->cipher, buf, (uint32_t) hdr)
+               != srtp_err_status_ok
+            || srtp_cipher_encrypt(tx->cipher, buf + hdr, &n)
+               != srtp_err_status_ok
+            || srtp_cipher_get_tag(tx->cipher, buf + *len, &tag_len)
+               != srtp_err_status_ok)
+        {
+            return -1;
+        }
+
+        *len += tag_len;
+
+        return 0;
+    }
+
+    /* RFC 3711 4.1.1: SSRC at octets 4-7, the 48-bit index at 8-13 */
+    memcpy(iv + 4, buf + 8, 4);
+    iv[8] = (uint8_t) (roc >> 24);
+    iv[9] = (uint8_t) (roc >> 16);
+    iv[10] = (uint8_t) (roc >> 8);
+    iv[11] = (uint8_t) roc;
+    memcpy(iv + 12, buf + 2, 2);
+
+    roc_be[0] = iv[8];
+    roc_be[1] = iv[9];
+    roc_be[2] = iv[10];
+    roc_be[3] = iv[11];
+
+    /* the cipher adds its salt to the IV itself */
+    if (srtp_cipher_set_iv(tx->cipher, iv, srtp_direction_encrypt)
+           != srtp_err_status_ok
+        || srtp_cipher_encrypt(tx->cipher, buf + hdr, &n)
+           != srtp_err_status_ok
+        || srtp_auth_start(tx->auth) != srtp_err_status_ok
+        || srtp_auth_update(tx->auth, buf, (int) *len) != srtp_err_status_ok
+        || srtp_auth_compute(tx->auth, roc_be, 4, buf + *len)
+           != srtp_err_status_ok)
+    {
+        return -1;
+    }
+
+    *len += KRAKEN_SRTP_CM_TAG_LEN;
+
+    return 0;
+}
+
+
+/* The RTP header with CSRCs and extension, 0 if it overruns the packet. */
+
+static size_t
+kraken_srtp_rtp_header(const uint8_t *buf, size_t len)
+{
+    size_t  n;
+
+    n = KRAKEN_SRTP_MIN_RTP + 4 * (size_t) (buf[0] & 0x0f);
+
+    if (buf[0] & 0x10) {
+        if (n + 4 > len) {
+            return 0;
+        }
+
+        n += 4 + 4 * (size_t) (buf[n + 2] << 8 | buf[n + 3]);
+    }
+
+    return (n <= len) ? n : 0;
 }
 
 

@@ -35,6 +35,15 @@ void kraken_srtp_free(kraken_srtp_t *s);
 int kraken_srtp_protect(kraken_srtp_t *s, uint8_t *buf, size_t *len,
     size_t cap);
 int kraken_srtp_unprotect(kraken_srtp_t *s, uint8_t *buf, size_t *len);
+
+/*
+ * Forwarded RTP: as kraken_srtp_protect(), but the caller keeps the
+ * stream's rollover counter (the packet index is roc << 16 | seq) and the
+ * session keeps no per-SSRC state; the stream must not also be sent with
+ * kraken_srtp_protect().
+ */
+int kraken_srtp_protect_forward(kraken_srtp_t *s, uint8_t *buf, size_t *len,
+    size_t cap, uint32_t roc);
 int kraken_srtp_protect_rtcp(kraken_srtp_t *s, uint8_t *buf, size_t *len,
     size_t cap);
 int kraken_srtp_unprotect_rtcp(kraken_srtp_t *s, uint8_t *buf, size_t *len);

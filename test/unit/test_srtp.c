@@ -4,7 +4,8 @@
  * replay is refused. Then the OpenSSL crypto types that kraken_srtp_init()
  * installs, against the RFCs' known answers (RFC 3711 B.2 and B.3, RFC
  * 7714 16.1.1 and 17.1, RFC 2202). test_srtp_interop.c checks them
- * against Debian's stock libsrtp2.
+ * against Debian's stock libsrtp2. Last, the forwarding path that protects
+ * without libsrtp's per-SSRC state, against libsrtp's own output.
  */
 
 #include <stdarg.h>
@@ -844,6 +845,113 @@ evp_types_refuse_other_key_and_tag_lengths(void **state)
 }
 
 
+/* one CSRC and a one-word one-byte-header extension, as browsers send */
+static size_t
+make_rtp_ext(uint8_t *buf, uint16_t seq, uint32_t ssrc)
+{
+    size_t  len;
+
+    len = make_rtp(buf, seq, ssrc);
+    memmove(buf + 24, buf + 12, PAYLOAD);
+
+    buf[0] = 0x91;                              /* V=2, X=1, CC=1 */
+    memcpy(buf + 12, "\x01\x02\x03\x04", 4);   /* CSRC */
+    memcpy(buf + 16, "\xbe\xde\x00\x01", 4);   /* 1 word follows */
+    memcpy(buf + 20, "\x10\x7f\x00\x00", 4);   /* audio level */
+
+    return len + 12;
+}
+
+
+/*
+ * The engine's forwarding path keeps the rollover counter itself; what it
+ * writes must be what libsrtp would have written, across a sequence wrap
+ * and for a late packet from before it, and the browser must take it.
+ */
+static void
+forward_matches_libsrtp(session_t *s, int ext, uint32_t ssrc)
+{
+    size_t          i, len, la, lb;
+    uint8_t         plain[256], a[256], b[256];
+    kraken_srtp_t  *lib, *fwd;
+    static const uint16_t  seqs[] = { 65533, 65534, 65535, 0, 1, 65532, 2 };
+    static const uint32_t  rocs[] = { 0, 0, 0, 1, 1, 0, 1 };
+
+    lib = kraken_srtp_create(&s->server_keys);
+    fwd = kraken_srtp_create(&s->server_keys);
+    assert_non_null(lib);
+    assert_non_null(fwd);
+
+    for (i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+        len = ext ? make_rtp_ext(plain, seqs[i], ssrc)
+                  : make_rtp(plain, seqs[i], ssrc);
+        memcpy(a, plain, len);
+        memcpy(b, plain, len);
+        la = len;
+        lb = len;
+
+        assert_int_equal(kraken_srtp_protect(lib, a, &la, sizeof(a)), 0);
+        assert_int_equal(kraken_srtp_protect_forward(fwd, b, &lb, sizeof(b),
+                                                     rocs[i]), 0);
+        assert_int_equal(lb, la);
+        assert_memory_equal(b, a, la);
+
+        assert_int_equal(kraken_srtp_unprotect(s->client, b, &lb), 0);
+        assert_int_equal(lb, len);
+        assert_memory_equal(b, plain, len);
+    }
+
+    kraken_srtp_free(lib);
+    kraken_srtp_free(fwd);
+}
+
+
+static void
+gcm_forwarded_rtp_is_what_libsrtp_writes(void **state)
+{
+    fixture_t  *f = *state;
+
+    forward_matches_libsrtp(&f->gcm, 0, 0x0f000001);
+    forward_matches_libsrtp(&f->gcm, 1, 0x0f000002);
+}
+
+
+static void
+aes_cm_forwarded_rtp_is_what_libsrtp_writes(void **state)
+{
+    fixture_t  *f = *state;
+
+    forward_matches_libsrtp(&f->cm, 0, 0x0f000003);
+    forward_matches_libsrtp(&f->cm, 1, 0x0f000004);
+}
+
+
+static void
+forwarding_refuses_a_header_longer_than_the_packet(void **state)
+{
+    size_t      len;
+    uint8_t     buf[256];
+    fixture_t  *f = *state;
+
+    len = make_rtp_ext(buf, 7, 0x0f000005);
+    buf[18] = 0x40;                             /* 16384 words follow */
+
+    assert_int_equal(kraken_srtp_protect_forward(f->gcm.server, buf, &len,
+                                                 sizeof(buf), 0), -1);
+    assert_int_equal(kraken_srtp_protect_forward(f->cm.server, buf, &len,
+                                                 sizeof(buf), 0), -1);
+
+    len = 14;
+    buf[0] = 0x90;                              /* X, no room for it */
+    assert_int_equal(kraken_srtp_protect_forward(f->gcm.server, buf, &len,
+                                                 sizeof(buf), 0), -1);
+
+    len = 112;
+    assert_int_equal(kraken_srtp_protect_forward(f->gcm.server, buf, &len,
+                                                 len + 4, 0), -1);
+}
+
+
 static int
 setup(void **state)
 {
@@ -913,6 +1021,9 @@ main(void)
         cmocka_unit_test(evp_gcm_gives_the_rfc7714_srtcp_packet),
         cmocka_unit_test(evp_hmac_sha1_gives_the_rfc2202_digest_in_pieces),
         cmocka_unit_test(evp_types_refuse_other_key_and_tag_lengths),
+        cmocka_unit_test(gcm_forwarded_rtp_is_what_libsrtp_writes),
+        cmocka_unit_test(aes_cm_forwarded_rtp_is_what_libsrtp_writes),
+        cmocka_unit_test(forwarding_refuses_a_header_longer_than_the_packet),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
