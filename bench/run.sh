@@ -223,7 +223,8 @@ run_one() {
     echo "# $name on $srv: loadgen $args" >&2
     $PIN_LG timeout 300 "$LG" run --server "$srv" --http "$http" \
         --server-pid "$SRV_PID" --label "$name" --addr-base "$LG_BASE" \
-        --warmup "$WARMUP" --duration "$DURATION" --join-timeout 20 $args \
+        --warmup "$WARMUP" --duration "$DURATION" --join-timeout 20 \
+        --decrypt-every 4 $args \
         ${LG_ARGS:-} > "$TMP/run.out" || true
     cat "$TMP/run.out"
     grep '^RESULT ' "$TMP/run.out" | tee -a "$OUT" > "$TMP/last" || true
