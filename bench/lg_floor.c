@@ -167,33 +167,14 @@ lg_floor_stock(lg_floor_t *f, const uint8_t *key)
 }
 
 
-/* the policy of kraken_srtp.c */
+/* the policy of kraken_srtp.c, on whichever ciphers libsrtp has now */
 static srtp_t
 lg_floor_stock_session(int profile, const uint8_t *key,
     srtp_ssrc_type_t type)
 {
-    srtp_t         s;
-    uint8_t        k[32];
-    srtp_policy_t  policy;
+    srtp_t  s;
 
-    memset(&policy, 0, sizeof(srtp_policy_t));
-
-    if (profile == KRAKEN_SRTP_AEAD_AES_128_GCM) {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-
-    } else {
-        srtp_crypto_policy_set_rtp_default(&policy.rtp);
-        srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
-    }
-
-    memcpy(k, key, sizeof(k));
-    policy.ssrc.type = type;
-    policy.key = k;
-    policy.window_size = 1024;
-    policy.allow_repeat_tx = (type == ssrc_any_outbound);
-
-    if (srtp_create(&s, &policy) != srtp_err_status_ok) {
+    if (kraken_srtp_session(&s, profile, key, type) != 0) {
         return NULL;
     }
 

@@ -12,7 +12,8 @@
 #   SERVERS         "kraken janus" (default), or one of them
 #   SCENARIOS       space-separated subset of the scenario names below
 #   CAPACITY_KRAKEN, CAPACITY_JANUS
-#                   capacity sweep per server: "FAMILY N1 N2 ..." ("" none)
+#                   capacity sweeps per server: "FAMILY N1 N2 ...; ..."
+#                   ("" none)
 #   OUT             file the RESULT lines are appended to
 #   KEEP            keep the temporary folder (server logs) when set
 set -eu
@@ -44,8 +45,9 @@ quick)
 full)
     WARMUP=12; DURATION=20
     DEFAULT_SCENARIOS="a10 a25 a50 b50 b200 b500 c500"
-    DEFAULT_CAPACITY_KRAKEN="a 56 64 72 80 88 96"
-    DEFAULT_CAPACITY_JANUS="a 20 25 30 35 40 45"
+    DEFAULT_CAPACITY_KRAKEN="a 64 72 80 88 96; b 200 300 400 500;
+                             c 500 1000 1500 2000"
+    DEFAULT_CAPACITY_JANUS="a 20 25 30 35 40; b 25 40 50 60; c 100 200 300"
     ;;
 *)
     echo "usage: $0 quick|full" >&2
@@ -53,6 +55,7 @@ full)
     ;;
 esac
 
+# SCENARIOS=" " runs none (only the capacity sweeps)
 SCENARIOS=${SCENARIOS:-$DEFAULT_SCENARIOS}
 
 if ip route show default 2>/dev/null | grep -q .; then
@@ -292,16 +295,21 @@ for s in $SCENARIOS; do
     run_case "$s"
 done
 
-# capacity sweeps: CAPACITY_<server>="family n1 n2 ..."
+# capacity sweeps: CAPACITY_<server>="family n1 n2 ...; family n1 ..."
 for srv in $SERVERS; do
     case "$srv" in
     kraken) sweep=${CAPACITY_KRAKEN-$DEFAULT_CAPACITY_KRAKEN} ;;
     janus) sweep=${CAPACITY_JANUS-$DEFAULT_CAPACITY_JANUS} ;;
     esac
-    if [ -n "$sweep" ]; then
+    ifs=$IFS
+    IFS=';'
+    for family in $sweep; do
+        IFS=$ifs
         # shellcheck disable=SC2086
-        capacity "$srv" $sweep
-    fi
+        [ -n "$(echo $family)" ] && capacity "$srv" $family
+        IFS=';'
+    done
+    IFS=$ifs
 done
 
 "$HERE/table.sh" "$OUT"

@@ -19,26 +19,29 @@ function kv(line,    i, n, f, p) {
 }
 /^CAPACITY / {
     kv($0)
-    cap[r["server"]] = r["rx_pps"] + 0
-    capline[r["server"]] = sprintf("%-7s %9d pkt/s at %s%s (%s%% of its core)", r["server"], r["rx_pps"], r["family"], r["n"], r["cpu_pct"])
+    ck = r["family"] SUBSEP r["server"]
+    cap[ck] = r["rx_pps"] + 0
+    capline[ck] = sprintf("%s: %-7s %9d pkt/s at %s%s (%s%% of its core)", r["family"], r["server"], r["rx_pps"], r["family"], r["n"], r["cpu_pct"])
+    if (!(r["family"] in fams)) { fams[r["family"]] = 1; famv[++nf] = r["family"] }
 }
 /^RESULT / {
     kv($0)
     key = r["label"] SUBSEP r["server"]
     labels[r["label"]] = 1
     if (!(r["label"] in order)) { order[r["label"]] = ++nl; names[nl] = r["label"] }
-    row[key] = sprintf("%-6s %-7s %6d %9d %8s %8d %8d %8.2f %6.1f %8.1f %8.1f %8.2f",
+    row[key] = sprintf("%-6s %-7s %6d %9d %8s %8d %8d %8.2f %6.1f %8.1f %8.1f %8.2f %5.0f",
         r["label"], r["server"], r["participants"], r["rx_pps"],
         r["loss_pct"], r["lat_p50_us"], r["lat_p99_us"], r["us_per_pkt"],
-        r["cpu_pct"], r["rss_kb_per_part"], r["join_p50_ms"], r["rpc_p50_ms"])
+        r["cpu_pct"], r["rss_kb_per_part"], r["join_p50_ms"], r["rpc_p50_ms"],
+        r["loadgen_cpu_pct"])
     us[key] = r["us_per_pkt"] + 0
     loss[key] = r["loss_pct"] + 0
     pps[key] = r["rx_pps"] + 0
 }
 END {
-    printf "%-6s %-7s %6s %9s %8s %8s %8s %8s %6s %8s %8s %8s\n",
+    printf "%-6s %-7s %6s %9s %8s %8s %8s %8s %6s %8s %8s %8s %5s\n",
         "case", "server", "peers", "rx pkt/s", "loss %", "p50 us", "p99 us",
-        "us/pkt", "cpu %", "KiB/peer", "join ms", "rpc ms"
+        "us/pkt", "cpu %", "KiB/peer", "join ms", "rpc ms", "lg %"
     for (i = 1; i <= nl; i++) {
         l = names[i]
         for (s = 0; s < 2; s++) {
@@ -47,11 +50,16 @@ END {
         }
     }
     print ""
-    if (length(capline) > 0) {
+    if (nf > 0) {
         print "capacity per core (largest run with < 0.1% loss and < 95% CPU):"
-        for (srv in capline) print "  " capline[srv]
-        if (cap["janus"] > 0 && cap["kraken"] > 0)
-            printf "  capacity ours/Janus = %.1fx\n", cap["kraken"] / cap["janus"]
+        for (i = 1; i <= nf; i++) {
+            fm = famv[i]
+            k = fm SUBSEP "kraken"; j = fm SUBSEP "janus"
+            if (k in capline) print "  " capline[k]
+            if (j in capline) print "  " capline[j]
+            if (cap[k] > 0 && cap[j] > 0)
+                printf "  %s: capacity ours/Janus = %.1fx\n", fm, cap[k] / cap[j]
+        }
         print ""
     }
     if (floor != "") {

@@ -64,8 +64,6 @@ struct kraken_srtp_s {
 };
 
 
-static int kraken_srtp_session(srtp_t *session, int profile,
-    const uint8_t *key, srtp_ssrc_type_t type);
 static int kraken_srtp_tx_init(kraken_srtp_tx_t *tx, int profile,
     const uint8_t *master);
 static int kraken_srtp_kdf(const uint8_t *master, size_t salt_len,
@@ -126,7 +124,7 @@ kraken_srtp_create(const kraken_srtp_keys_t *keys)
 }
 
 
-static int
+int
 kraken_srtp_session(srtp_t *session, int profile, const uint8_t *key,
     srtp_ssrc_type_t type)
 {
@@ -370,13 +368,15 @@ kraken_srtp_protect_forward(kraken_srtp_t *s, uint8_t *buf, size_t *len,
     n = (uint32_t) (*len - hdr);
     memset(iv, 0, sizeof(iv));
 
+    roc_be[0] = (uint8_t) (roc >> 24);
+    roc_be[1] = (uint8_t) (roc >> 16);
+    roc_be[2] = (uint8_t) (roc >> 8);
+    roc_be[3] = (uint8_t) roc;
+
     if (tx->gcm) {
         /* RFC 7714 8.1: 00 00 || SSRC || ROC || SEQ, XOR the salt */
         memcpy(iv + 2, buf + 8, 4);
-        iv[6] = (uint8_t) (roc >> 24);
-        iv[7] = (uint8_t) (roc >> 16);
-        iv[8] = (uint8_t) (roc >> 8);
-        iv[9] = (uint8_t) roc;
+        memcpy(iv + 6, roc_be, 4);
         memcpy(iv + 10, buf + 2, 2);
 
         for (i = 0; i < KRAKEN_SRTP_GCM_SALT_LEN; i++) {
@@ -404,16 +404,8 @@ kraken_srtp_protect_forward(kraken_srtp_t *s, uint8_t *buf, size_t *len,
 
     /* RFC 3711 4.1.1: SSRC at octets 4-7, the 48-bit index at 8-13 */
     memcpy(iv + 4, buf + 8, 4);
-    iv[8] = (uint8_t) (roc >> 24);
-    iv[9] = (uint8_t) (roc >> 16);
-    iv[10] = (uint8_t) (roc >> 8);
-    iv[11] = (uint8_t) roc;
+    memcpy(iv + 8, roc_be, 4);
     memcpy(iv + 12, buf + 2, 2);
-
-    roc_be[0] = iv[8];
-    roc_be[1] = iv[9];
-    roc_be[2] = iv[10];
-    roc_be[3] = iv[11];
 
     /* the cipher adds its salt to the IV itself */
     if (srtp_cipher_set_iv(tx->cipher, iv, srtp_direction_encrypt)

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include <srtp2/srtp.h>
+
 #include "kraken_dtls.h"
 
 /* room left after a packet for the auth tag / GCM tag and SRTCP index */
@@ -25,6 +27,14 @@ typedef struct kraken_srtp_s  kraken_srtp_t;
 int kraken_srtp_init(void);
 
 kraken_srtp_t *kraken_srtp_create(const kraken_srtp_keys_t *keys);
+
+/*
+ * One libsrtp session with this module's policy, key||salt as in
+ * kraken_srtp_keys_t; needs only srtp_init(), so that tests and the bench
+ * can build the same session on stock libsrtp. Returns 0 or -1.
+ */
+int kraken_srtp_session(srtp_t *session, int profile, const uint8_t *key,
+    srtp_ssrc_type_t type);
 void kraken_srtp_free(kraken_srtp_t *s);
 
 /*

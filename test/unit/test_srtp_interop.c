@@ -175,35 +175,22 @@ crypto_init(int mode)
 
 
 /* the policy kraken_srtp.c uses, with a fixed key per profile */
+/* the module's own policy, on whichever ciphers this process has */
 static srtp_t
 session(int profile, int outbound)
 {
-    int            i;
-    srtp_t         s;
-    uint8_t        key[32];
-    srtp_policy_t  policy;
-
-    memset(&policy, 0, sizeof(srtp_policy_t));
-
-    if (profile == KRAKEN_SRTP_AEAD_AES_128_GCM) {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-
-    } else {
-        srtp_crypto_policy_set_rtp_default(&policy.rtp);
-        srtp_crypto_policy_set_rtcp_default(&policy.rtcp);
-    }
+    int      i;
+    srtp_t   s;
+    uint8_t  key[32];
 
     for (i = 0; i < 32; i++) {
         key[i] = (uint8_t) (0x5a ^ (i * 29) ^ profile);
     }
 
-    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-    policy.key = key;
-    policy.window_size = 1024;
-    policy.allow_repeat_tx = outbound;
-
-    if (srtp_create(&s, &policy) != srtp_err_status_ok) {
+    if (kraken_srtp_session(&s, profile, key,
+                            outbound ? ssrc_any_outbound : ssrc_any_inbound)
+        != 0)
+    {
         return NULL;
     }
 
