@@ -43,6 +43,7 @@ typedef struct {
     double    stime;
     long      rss_kb;
     int       ok;
+    unsigned long  udp_drops;           /* namespace: RcvbufErrors */
 } lg_proc_t;
 
 typedef struct {
@@ -60,6 +61,7 @@ static int lg_options(lg_t *lg, int argc, char **argv);
 static int lg_setup(lg_t *lg);
 static void lg_loop(lg_t *lg);
 static void lg_proc_read(int pid, lg_proc_t *pr);
+static unsigned long lg_udp_drops(void);
 static double lg_self_cpu(void);
 static void lg_report(lg_t *lg, double window, const lg_proc_t *s0,
     const lg_proc_t *s1, long rss_base, double self_cpu);
@@ -385,6 +387,52 @@ lg_on_signal(int sig)
 }
 
 
+/*
+ * Datagrams the kernel dropped for a full receive buffer, at the server's
+ * socket or ours: the bench runs in its own namespace, so all are ours.
+ */
+static unsigned long
+lg_udp_drops(void)
+{
+    char           line[512];
+    FILE          *f;
+    unsigned long  v[5];
+    int            header;
+
+    f = fopen("/proc/net/snmp", "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    header = 1;
+    v[4] = 0;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "Udp: ", 5) != 0) {
+            continue;
+        }
+
+        /* the first Udp: line names the fields, the second has values */
+        if (header) {
+            header = 0;
+            continue;
+        }
+
+        if (sscanf(line + 5, "%lu %lu %lu %lu %lu", &v[0], &v[1], &v[2],
+                   &v[3], &v[4]) != 5)
+        {
+            v[4] = 0;
+        }
+
+        break;
+    }
+
+    fclose(f);
+
+    return v[4];
+}
+
+
 static void
 lg_proc_read(int pid, lg_proc_t *pr)
 {
@@ -395,6 +443,8 @@ lg_proc_read(int pid, lg_proc_t *pr)
     unsigned long  ut, st;
 
     memset(pr, 0, sizeof(*pr));
+
+    pr->udp_drops = lg_udp_drops();
 
     if (pid <= 0) {
         return;
@@ -796,6 +846,8 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
                rss_base, s1->rss_kb, rss_pp);
     }
 
+    printf("   kernel dropped %lu datagrams (full receive buffers)\n",
+           s1->udp_drops - s0->udp_drops);
     printf("   loadgen CPU %.1f%% of a core; rx bad %llu, rtcp %llu, "
            "tx failed %llu; failed participants %d, errors %llu\n",
            100.0 * self_cpu / window, (unsigned long long) lg->c.rx_bad,
@@ -811,7 +863,7 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
            "rpc_p50_ms=%.2f rpc_p99_ms=%.2f "
            "cpu_pct=%.1f cpu_user_s=%.2f cpu_sys_s=%.2f us_per_pkt=%.3f "
            "rss_kb_per_part=%.1f rss_kb=%ld loadgen_cpu_pct=%.1f "
-           "failed=%d errors=%llu\n",
+           "failed=%d errors=%llu udp_drops=%lu\n",
            lg->conf.label, srv, lg->nrooms, lg->conf.talkers,
            lg->conf.listeners, lg->nparts, window, tx_pps, rx_pps, exp_pps,
            loss, (unsigned long long) seen,
@@ -822,7 +874,8 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
            rt.p50 / 1e3, rt.p99 / 1e3,
            s1->ok ? 100.0 * cpu / window : 0, cpu_u, cpu_s, us_pkt,
            rss_pp, s1->rss_kb, 100.0 * self_cpu / window, failed,
-           (unsigned long long) (lg->errors + lg->rpc_errors));
+           (unsigned long long) (lg->errors + lg->rpc_errors),
+           s1->udp_drops - s0->udp_drops);
 
     fflush(stdout);
 }
