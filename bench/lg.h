@@ -255,6 +255,7 @@ struct lg_s {
     lg_conn_t          *conns;
 
     lg_conn_t          *slots[LG_PTIME_MS];
+    unsigned           slot_turn;      /* next slot to hand out */
     uint64_t            next_slot_ms;   /* absolute ms of the next slot */
 
     lg_http_t          *http;

@@ -505,7 +505,7 @@ lg_self_cpu(void)
 static void
 lg_loop(lg_t *lg)
 {
-    int                 i, n, phase, timeout, *tag;
+    int                 i, n, phase, timeout;
     long                rss_base;
     double              self0, self1, window;
     uint64_t            next_timer, next_join, phase_end, t_measure;
@@ -551,13 +551,11 @@ lg_loop(lg_t *lg)
 
         lg->now = lg_now();
 
+        /* the media socket is drained every tick (see lg_net_init) */
+        lg_net_read(lg);
+
         for (i = 0; i < n; i++) {
-            tag = evs[i].data.ptr;
-            if (*tag == 0) {
-                lg_net_read(lg);
-            } else {
-                lg_http_event(lg, evs[i].data.ptr, evs[i].events);
-            }
+            lg_http_event(lg, evs[i].data.ptr, evs[i].events);
         }
 
         lg->now = lg_now();
