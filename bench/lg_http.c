@@ -186,7 +186,7 @@ lg_http_idle(lg_http_t *h)
 static void
 lg_http_dispatch(lg_http_t *h)
 {
-    int              i;
+    int              i, pass, state;
     lg_http_req_t   *r;
     lg_http_conn_t  *hc;
 
@@ -202,22 +202,15 @@ lg_http_dispatch(lg_http_t *h)
     }
 
     /* idle connections first, then new ones */
-    for (i = 0; i < h->nconns && h->head; i++) {
-        hc = &h->conns[i];
-        if (hc->state == LG_HTTP_IDLE) {
-            r = h->head;
-            h->head = r->next;
-            if (h->head == NULL) {
-                h->tail = NULL;
-            }
-            r->next = NULL;
-            (void) lg_http_assign(h, hc, r);
-        }
-    }
+    for (pass = 0; pass < 2; pass++) {
+        state = pass ? LG_HTTP_CLOSED : LG_HTTP_IDLE;
 
-    for (i = 0; i < h->nconns && h->head; i++) {
-        hc = &h->conns[i];
-        if (hc->state == LG_HTTP_CLOSED) {
+        for (i = 0; i < h->nconns && h->head; i++) {
+            hc = &h->conns[i];
+            if (hc->state != state) {
+                continue;
+            }
+
             r = h->head;
             h->head = r->next;
             if (h->head == NULL) {

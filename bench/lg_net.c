@@ -25,6 +25,7 @@
 #include <stun/stunmessage.h>
 #include <stun/usages/ice.h>
 
+#include "kraken_rtp.h"
 #include "lg.h"
 
 
@@ -641,13 +642,14 @@ lg_net_read(lg_t *lg)
 static void
 lg_rtp_input(lg_t *lg, lg_conn_t *c, uint8_t *buf, size_t len, uint64_t rx)
 {
-    int           created, decrypt;
-    size_t        n, off;
-    uint16_t      seq;
-    uint32_t      ssrc, magic;
-    uint64_t      ext, sent, lat;
-    lg_part_t    *p;
-    lg_stream_t  *s;
+    int                  created, decrypt;
+    size_t               n;
+    kraken_rtp_header_t  h;
+    uint16_t             seq;
+    uint32_t             ssrc, magic;
+    uint64_t             ext, sent, lat;
+    lg_part_t           *p;
+    lg_stream_t         *s;
 
     if (c->srtp == NULL) {
         lg->c.rx_bad++;
@@ -681,15 +683,12 @@ lg_rtp_input(lg_t *lg, lg_conn_t *c, uint8_t *buf, size_t len, uint64_t rx)
 
         lg->c.rx_decrypted++;
 
-        /* Janus may add header extensions: find the payload */
-        off = LG_RTP_HEADER + 4 * (size_t) (buf[0] & 0x0f);
-        if ((buf[0] & 0x10) && n >= off + 4) {
-            off += 4 + 4 * (size_t) (buf[off + 2] << 8 | buf[off + 3]);
-        }
-
-        if (n >= off + 20) {
-            memcpy(&magic, buf + off, 4);
-            memcpy(&sent, buf + off + 12, 8);
+        /* Janus may add header extensions: the payload follows them */
+        if (kraken_rtp_parse(buf, n, &h) == 0
+            && n >= h.header_len + 20)
+        {
+            memcpy(&magic, buf + h.header_len, 4);
+            memcpy(&sent, buf + h.header_len + 12, 8);
 
             if (magic == htonl(LG_MAGIC) && lg->measuring && rx > sent) {
                 lat = rx - sent;

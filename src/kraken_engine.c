@@ -66,8 +66,8 @@ typedef struct {
     char              mid[KRAKEN_MID_SIZE];
     kraken_echo_t     echo;
     kraken_peer_t    *pub;              /* SEND: whose audio, NULL: gone */
-    char             *pub_uid;          /* malloc'd: uids are short, the */
-    char              pub_cid[37];      /* limit (256) is not */
+    char             *pub_uid;          /* malloc'd to size: up to 256 */
+    char              pub_cid[37];
     uint32_t          ssrc;             /* SEND: ours toward the peer */
 
     /* SEND: rewriting keeps seq and ts continuous across source changes */
@@ -1741,7 +1741,7 @@ kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
 
         n = len;
         if (kraken_srtp_protect_forward(sub->srtp, dg->buf, &n,
-                                        sizeof(dg->buf), roc)
+                                        sizeof(dg->buf), h->header_len, roc)
             != 0)
         {
             continue;

@@ -66,9 +66,8 @@ struct kraken_srtp_s {
 
 static int kraken_srtp_tx_init(kraken_srtp_tx_t *tx, int profile,
     const uint8_t *master);
-static int kraken_srtp_kdf(const uint8_t *master, size_t salt_len,
-    uint8_t label, uint8_t *out, uint32_t len);
-static size_t kraken_srtp_rtp_header(const uint8_t *buf, size_t len);
+static int kraken_srtp_kdf(srtp_cipher_t *kdf, uint8_t label, uint8_t *out,
+    uint32_t len);
 
 
 static int  kraken_srtp_initialized;
@@ -179,21 +178,53 @@ kraken_srtp_session(srtp_t *session, int profile, const uint8_t *key,
 static int
 kraken_srtp_tx_init(kraken_srtp_tx_t *tx, int profile, const uint8_t *master)
 {
-    int      rc;
-    size_t   salt_len;
-    uint8_t  key[KRAKEN_SRTP_KEY_LEN + KRAKEN_SRTP_CM_SALT_LEN];
-    uint8_t  auth[KRAKEN_SRTP_AUTH_KEY_LEN];
+    int                        rc, tag_len;
+    size_t                     salt_len;
+    uint8_t                    key[KRAKEN_SRTP_KEY_LEN
+                                   + KRAKEN_SRTP_CM_SALT_LEN];
+    uint8_t                    auth[KRAKEN_SRTP_AUTH_KEY_LEN];
+    srtp_cipher_t             *kdf;
+    const srtp_cipher_type_t  *type;
 
     tx->gcm = (profile == KRAKEN_SRTP_AEAD_AES_128_GCM);
-    salt_len = tx->gcm ? KRAKEN_SRTP_GCM_SALT_LEN : KRAKEN_SRTP_CM_SALT_LEN;
+
+    if (tx->gcm) {
+        salt_len = KRAKEN_SRTP_GCM_SALT_LEN;
+        type = &kraken_srtp_evp_aes_gcm_128;
+        tag_len = KRAKEN_SRTP_GCM_TAG_LEN;
+
+    } else {
+        salt_len = KRAKEN_SRTP_CM_SALT_LEN;
+        type = &kraken_srtp_evp_aes_icm_128;
+        tag_len = 0;
+    }
+
+    /*
+     * RFC 3711 4.3.1 with a key derivation rate of 0: AES-CM keyed with
+     * the master key and salt; a 12-byte GCM master salt is used padded
+     * with two zero octets (RFC 7714 12).
+     */
+    memset(key, 0, sizeof(key));
+    memcpy(key, master, KRAKEN_SRTP_KEY_LEN + salt_len);
+
+    if (srtp_cipher_type_alloc(&kraken_srtp_evp_aes_icm_128, &kdf,
+                               (int) sizeof(key), 0)
+        != srtp_err_status_ok)
+    {
+        explicit_bzero(key, sizeof(key));
+        return -1;
+    }
 
     rc = -1;
-    memset(key, 0, sizeof(key));
 
-    if (kraken_srtp_kdf(master, salt_len, KRAKEN_SRTP_LABEL_KEY, key,
-                        KRAKEN_SRTP_KEY_LEN) != 0
-        || kraken_srtp_kdf(master, salt_len, KRAKEN_SRTP_LABEL_SALT,
-                           tx->salt, (uint32_t) salt_len) != 0)
+    if (srtp_cipher_init(kdf, key) != srtp_err_status_ok
+        || kraken_srtp_kdf(kdf, KRAKEN_SRTP_LABEL_KEY, key,
+                           KRAKEN_SRTP_KEY_LEN) != 0
+        || kraken_srtp_kdf(kdf, KRAKEN_SRTP_LABEL_SALT, tx->salt,
+                           (uint32_t) salt_len) != 0
+        || (!tx->gcm
+            && kraken_srtp_kdf(kdf, KRAKEN_SRTP_LABEL_AUTH, auth,
+                               sizeof(auth)) != 0))
     {
         goto done;
     }
@@ -201,31 +232,23 @@ kraken_srtp_tx_init(kraken_srtp_tx_t *tx, int profile, const uint8_t *master)
     /* both ciphers take key||salt; GCM's salt goes into our IV instead */
     memcpy(key + KRAKEN_SRTP_KEY_LEN, tx->salt, salt_len);
 
-    if (tx->gcm) {
-        if (srtp_cipher_type_alloc(&kraken_srtp_evp_aes_gcm_128, &tx->cipher,
-                                   KRAKEN_SRTP_KEY_LEN + (int) salt_len,
-                                   KRAKEN_SRTP_GCM_TAG_LEN)
-            != srtp_err_status_ok)
-        {
-            tx->cipher = NULL;
-            goto done;
-        }
+    if (srtp_cipher_type_alloc(type, &tx->cipher,
+                               KRAKEN_SRTP_KEY_LEN + (int) salt_len, tag_len)
+        != srtp_err_status_ok)
+    {
+        tx->cipher = NULL;
+        goto done;
+    }
 
-    } else {
-        if (srtp_cipher_type_alloc(&kraken_srtp_evp_aes_icm_128, &tx->cipher,
-                                   KRAKEN_SRTP_KEY_LEN + (int) salt_len, 0)
-            != srtp_err_status_ok)
-        {
-            tx->cipher = NULL;
-            goto done;
-        }
+    if (srtp_cipher_init(tx->cipher, key) != srtp_err_status_ok) {
+        goto done;
+    }
 
-        if (kraken_srtp_kdf(master, salt_len, KRAKEN_SRTP_LABEL_AUTH, auth,
-                            sizeof(auth)) != 0
-            || srtp_auth_type_alloc(&kraken_srtp_evp_hmac_sha1, &tx->auth,
-                                    KRAKEN_SRTP_AUTH_KEY_LEN,
-                                    KRAKEN_SRTP_CM_TAG_LEN)
-               != srtp_err_status_ok)
+    if (!tx->gcm) {
+        if (srtp_auth_type_alloc(&kraken_srtp_evp_hmac_sha1, &tx->auth,
+                                 KRAKEN_SRTP_AUTH_KEY_LEN,
+                                 KRAKEN_SRTP_CM_TAG_LEN)
+            != srtp_err_status_ok)
         {
             tx->auth = NULL;
             goto done;
@@ -236,14 +259,11 @@ kraken_srtp_tx_init(kraken_srtp_tx_t *tx, int profile, const uint8_t *master)
         }
     }
 
-    if (srtp_cipher_init(tx->cipher, key) != srtp_err_status_ok) {
-        goto done;
-    }
-
     rc = 0;
 
 done:
 
+    (void) srtp_cipher_dealloc(kdf);
     explicit_bzero(key, sizeof(key));
     explicit_bzero(auth, sizeof(auth));
 
@@ -251,44 +271,25 @@ done:
 }
 
 
-/*
- * RFC 3711 4.3.1 with a key derivation rate of 0: AES-CM keyed with the
- * master key, IV = (master salt XOR label at octet 7) || 0x0000. A 12-byte
- * GCM master salt is used padded with two zero octets (RFC 7714 12).
- */
+/* One session key: the KDF's keystream at IV = label at octet 7. */
 
 static int
-kraken_srtp_kdf(const uint8_t *master, size_t salt_len, uint8_t label,
-    uint8_t *out, uint32_t len)
+kraken_srtp_kdf(srtp_cipher_t *kdf, uint8_t label, uint8_t *out,
+    uint32_t len)
 {
-    int             rc;
-    uint8_t         key[KRAKEN_SRTP_KEY_LEN + KRAKEN_SRTP_CM_SALT_LEN];
-    uint8_t         iv[16];
-    srtp_cipher_t  *kdf;
-
-    if (srtp_cipher_type_alloc(&kraken_srtp_evp_aes_icm_128, &kdf,
-                               (int) sizeof(key), 0)
-        != srtp_err_status_ok)
-    {
-        return -1;
-    }
-
-    memset(key, 0, sizeof(key));
-    memcpy(key, master, KRAKEN_SRTP_KEY_LEN + salt_len);
+    uint8_t  iv[16];
 
     memset(iv, 0, sizeof(iv));
     iv[7] = label;
 
-    rc = (srtp_cipher_init(kdf, key) == srtp_err_status_ok
-          && srtp_cipher_set_iv(kdf, iv, srtp_direction_encrypt)
-             == srtp_err_status_ok
-          && srtp_cipher_output(kdf, out, &len) == srtp_err_status_ok)
-         ? 0 : -1;
+    if (srtp_cipher_set_iv(kdf, iv, srtp_direction_encrypt)
+           != srtp_err_status_ok
+        || srtp_cipher_output(kdf, out, &len) != srtp_err_status_ok)
+    {
+        return -1;
+    }
 
-    (void) srtp_cipher_dealloc(kdf);
-    explicit_bzero(key, sizeof(key));
-
-    return rc;
+    return 0;
 }
 
 
@@ -344,9 +345,9 @@ kraken_srtp_protect(kraken_srtp_t *s, uint8_t *buf, size_t *len, size_t cap)
 
 int
 kraken_srtp_protect_forward(kraken_srtp_t *s, uint8_t *buf, size_t *len,
-    size_t cap, uint32_t roc)
+    size_t cap, size_t hdr, uint32_t roc)
 {
-    size_t             i, hdr;
+    size_t             i;
     uint8_t            iv[16];
     uint8_t            roc_be[4];
     uint32_t           n, tag_len;
@@ -355,13 +356,9 @@ kraken_srtp_protect_forward(kraken_srtp_t *s, uint8_t *buf, size_t *len,
     tx = &s->tx;
 
     if (*len < KRAKEN_SRTP_MIN_RTP || *len > INT_MAX - KRAKEN_SRTP_MAX_TRAILER
-        || cap < *len + KRAKEN_SRTP_MAX_TRAILER)
+        || cap < *len + KRAKEN_SRTP_MAX_TRAILER
+        || hdr < KRAKEN_SRTP_MIN_RTP || hdr > *len)
     {
-        return -1;
-    }
-
-    hdr = kraken_srtp_rtp_header(buf, *len);
-    if (hdr == 0) {
         return -1;
     }
 
@@ -423,27 +420,6 @@ kraken_srtp_protect_forward(kraken_srtp_t *s, uint8_t *buf, size_t *len,
     *len += KRAKEN_SRTP_CM_TAG_LEN;
 
     return 0;
-}
-
-
-/* The RTP header with CSRCs and extension, 0 if it overruns the packet. */
-
-static size_t
-kraken_srtp_rtp_header(const uint8_t *buf, size_t len)
-{
-    size_t  n;
-
-    n = KRAKEN_SRTP_MIN_RTP + 4 * (size_t) (buf[0] & 0x0f);
-
-    if (buf[0] & 0x10) {
-        if (n + 4 > len) {
-            return 0;
-        }
-
-        n += 4 + 4 * (size_t) (buf[n + 2] << 8 | buf[n + 3]);
-    }
-
-    return (n <= len) ? n : 0;
 }
 
 

@@ -27,6 +27,7 @@ typedef struct kraken_srtp_s  kraken_srtp_t;
 int kraken_srtp_init(void);
 
 kraken_srtp_t *kraken_srtp_create(const kraken_srtp_keys_t *keys);
+void kraken_srtp_free(kraken_srtp_t *s);
 
 /*
  * One libsrtp session with this module's policy, key||salt as in
@@ -35,7 +36,6 @@ kraken_srtp_t *kraken_srtp_create(const kraken_srtp_keys_t *keys);
  */
 int kraken_srtp_session(srtp_t *session, int profile, const uint8_t *key,
     srtp_ssrc_type_t type);
-void kraken_srtp_free(kraken_srtp_t *s);
 
 /*
  * In place. *len is updated. protect needs cap >= *len +
@@ -47,13 +47,14 @@ int kraken_srtp_protect(kraken_srtp_t *s, uint8_t *buf, size_t *len,
 int kraken_srtp_unprotect(kraken_srtp_t *s, uint8_t *buf, size_t *len);
 
 /*
- * Forwarded RTP: as kraken_srtp_protect(), but the caller keeps the
- * stream's rollover counter (the packet index is roc << 16 | seq) and the
- * session keeps no per-SSRC state; the stream must not also be sent with
+ * Forwarded RTP: as kraken_srtp_protect(), but the caller gives the header
+ * length it parsed (kraken_rtp_parse()) and keeps the stream's rollover
+ * counter (the packet index is roc << 16 | seq); the session keeps no
+ * per-SSRC state, and the stream must not also be sent with
  * kraken_srtp_protect().
  */
 int kraken_srtp_protect_forward(kraken_srtp_t *s, uint8_t *buf, size_t *len,
-    size_t cap, uint32_t roc);
+    size_t cap, size_t hdr, uint32_t roc);
 int kraken_srtp_protect_rtcp(kraken_srtp_t *s, uint8_t *buf, size_t *len,
     size_t cap);
 int kraken_srtp_unprotect_rtcp(kraken_srtp_t *s, uint8_t *buf, size_t *len);

@@ -24,6 +24,7 @@
 #include <srtp2/srtp.h>
 
 #include "kraken_dtls.h"
+#include "kraken_rtp.h"
 #include "kraken_srtp.h"
 #include "kraken_srtp_evp.h"
 
@@ -871,9 +872,10 @@ make_rtp_ext(uint8_t *buf, uint16_t seq, uint32_t ssrc)
 static void
 forward_matches_libsrtp(session_t *s, int ext, uint32_t ssrc)
 {
-    size_t          i, len, la, lb;
-    uint8_t         plain[256], a[256], b[256];
-    kraken_srtp_t  *lib, *fwd;
+    size_t               i, len, la, lb;
+    uint8_t              plain[256], a[256], b[256];
+    kraken_srtp_t       *lib, *fwd;
+    kraken_rtp_header_t  h;
     static const uint16_t  seqs[] = { 65533, 65534, 65535, 0, 1, 65532, 2 };
     static const uint32_t  rocs[] = { 0, 0, 0, 1, 1, 0, 1 };
 
@@ -890,9 +892,14 @@ forward_matches_libsrtp(session_t *s, int ext, uint32_t ssrc)
         la = len;
         lb = len;
 
+        /* the engine passes the header length it parsed */
+        assert_int_equal(kraken_rtp_parse(plain, len, &h), 0);
+        assert_int_equal(h.header_len, ext ? 24 : 12);
+
         assert_int_equal(kraken_srtp_protect(lib, a, &la, sizeof(a)), 0);
         assert_int_equal(kraken_srtp_protect_forward(fwd, b, &lb, sizeof(b),
-                                                     rocs[i]), 0);
+                                                     h.header_len, rocs[i]),
+                         0);
         assert_int_equal(lb, la);
         assert_memory_equal(b, a, la);
 
@@ -933,22 +940,28 @@ forwarding_refuses_a_header_longer_than_the_packet(void **state)
     uint8_t     buf[256];
     fixture_t  *f = *state;
 
+    /* the extension claims 16384 words: the header it claims */
     len = make_rtp_ext(buf, 7, 0x0f000005);
-    buf[18] = 0x40;                             /* 16384 words follow */
+    buf[18] = 0x40;
 
     assert_int_equal(kraken_srtp_protect_forward(f->gcm.server, buf, &len,
-                                                 sizeof(buf), 0), -1);
+                                                 sizeof(buf),
+                                                 20 + 16384 * 4, 0), -1);
     assert_int_equal(kraken_srtp_protect_forward(f->cm.server, buf, &len,
-                                                 sizeof(buf), 0), -1);
+                                                 sizeof(buf),
+                                                 20 + 16384 * 4, 0), -1);
 
+    /* X set, no room for the extension header; shorter than a header */
     len = 14;
-    buf[0] = 0x90;                              /* X, no room for it */
+    buf[0] = 0x90;
     assert_int_equal(kraken_srtp_protect_forward(f->gcm.server, buf, &len,
-                                                 sizeof(buf), 0), -1);
+                                                 sizeof(buf), 16, 0), -1);
+    assert_int_equal(kraken_srtp_protect_forward(f->gcm.server, buf, &len,
+                                                 sizeof(buf), 8, 0), -1);
 
     len = 112;
     assert_int_equal(kraken_srtp_protect_forward(f->gcm.server, buf, &len,
-                                                 len + 4, 0), -1);
+                                                 len + 4, 12, 0), -1);
 }
 
 
