@@ -32,6 +32,13 @@ typedef void (*kraken_send_pt)(void *data, kraken_datagram_t *dg, int n);
 /* A line about a peer's life, for the operator's log. */
 typedef void (*kraken_log_pt)(void *data, const char *msg);
 
+/*
+ * Fills buf with len random bytes; returns 0, or -1 when the source
+ * failed. A failure is never papered over: the call that needed the bytes
+ * fails.
+ */
+typedef int (*kraken_random_pt)(void *data, void *buf, size_t len);
+
 /* A room came into being (created 1) or went away (0) in this engine. */
 typedef void (*kraken_room_event_pt)(void *data, const char *rid,
     int created);
@@ -48,6 +55,8 @@ typedef struct {
     void            *room_event_data;
     kraken_log_pt    log;               /* may be NULL */
     void            *log_data;
+    kraken_random_pt random;            /* NULL: OpenSSL's RAND_bytes() */
+    void            *random_data;
 } kraken_engine_conf_t;
 
 /* Why datagrams were dropped, and what flowed. */
@@ -58,6 +67,9 @@ typedef struct {
     uint64_t  srtp_failed;              /* auth or replay failures */
     uint64_t  unknown_source;           /* non-STUN from an unknown address */
     uint64_t  malformed;                /* not STUN/DTLS/RTP at all */
+    uint64_t  oversize;                 /* larger than we can forward */
+    uint64_t  ssrc_refused;             /* an SSRC the peer may not use */
+    uint64_t  path_switches;            /* media path moved to a new address */
     uint64_t  rtp_received;
     uint64_t  rtp_forwarded;
     uint64_t  rtcp_received;

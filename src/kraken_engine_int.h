@@ -1,0 +1,219 @@
+/*
+ * The engine's parts and what they share: rooms and their indexes
+ * (kraken_room.c), a peer's life (kraken_peer.c), its transport: STUN,
+ * DTLS, SRTP and timers (kraken_transport.c), its session of m-lines and
+ * Kraken's methods on it (kraken_session.c), the forwarding of a
+ * publisher's audio to its subscribers (kraken_forward.c), and the engine
+ * that owns them all (kraken_engine.c). Only these files include it.
+ */
+
+#ifndef KRAKEN_ENGINE_INT_H
+#define KRAKEN_ENGINE_INT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "kraken_engine.h"
+#include "kraken_dtls.h"
+#include "kraken_rtp.h"
+#include "kraken_sdp.h"
+#include "kraken_srtp.h"
+#include "kraken_stun.h"
+
+
+#define KRAKEN_ROOM_BUCKETS     1024
+#define KRAKEN_UFRAG_BUCKETS    4096
+#define KRAKEN_ADDR_BUCKETS     4096
+#define KRAKEN_OUT_BATCH        64
+#define KRAKEN_UFRAG_SIZE       16
+#define KRAKEN_PWD_SIZE         32
+#define KRAKEN_MID_SIZE         32
+#define KRAKEN_RR_INTERVAL      1000
+#define KRAKEN_OPUS_FRAME       960     /* 20 ms at 48 kHz */
+#define KRAKEN_DTLS_LINGER      10000   /* ms DTLS outlives the handshake */
+
+/* m-line slots of a peer's session */
+enum {
+    KRAKEN_SLOT_OWN = 0,                /* the peer's own audio: we receive */
+    KRAKEN_SLOT_REJECTED,               /* video, data channel: port 0 */
+    KRAKEN_SLOT_SEND                    /* another publisher, to this peer */
+};
+
+/* states of a SEND slot */
+enum {
+    KRAKEN_SEND_FREE = 0,               /* inactive, negotiated: reusable */
+    KRAKEN_SEND_ADDING,                 /* offered, waiting for the answer */
+    KRAKEN_SEND_ACTIVE,                 /* answered: we forward */
+    KRAKEN_SEND_RETIRING                /* offered inactive, not answered */
+};
+
+typedef struct kraken_room_s  kraken_room_t;
+typedef struct kraken_peer_s  kraken_peer_t;
+
+typedef struct {
+    char             *media;            /* rejected m-lines, echoed */
+    char             *proto;
+    char             *fmts;
+} kraken_echo_t;
+
+typedef struct {
+    int               kind;
+    int               state;
+    int               direction;        /* of the OWN slot */
+    char              mid[KRAKEN_MID_SIZE];
+    kraken_echo_t     echo;
+    kraken_peer_t    *pub;              /* SEND: whose audio, NULL: gone */
+    char             *pub_uid;          /* malloc'd to size: up to 256 */
+    char              pub_cid[37];
+    uint32_t          ssrc;             /* SEND: ours toward the peer */
+
+    /* SEND: rewriting keeps seq and ts continuous across source changes */
+    int               started;
+    uint32_t          in_ssrc;
+    uint16_t          seq_delta;
+    uint16_t          last_seq;
+    uint32_t          roc;              /* SRTP rollover counter */
+    uint32_t          ts_delta;
+    uint32_t          last_ts;
+} kraken_slot_t;
+
+typedef struct {
+    kraken_peer_t    *sub;
+    int               slot;
+} kraken_fanout_t;
+
+struct kraken_peer_s {
+    kraken_engine_t  *engine;
+    kraken_room_t    *room;
+    kraken_peer_t    *room_next;
+    kraken_peer_t    *ufrag_next;
+    kraken_peer_t    *addr_next;
+
+    char              uid[KRAKEN_SDP_TOKEN_LEN];
+    char              cid[37];
+    int               closed;
+    uint64_t          created;
+    uint64_t          closed_at;
+
+    /* ICE */
+    char              ufrag[KRAKEN_UFRAG_SIZE + 1];
+    char              pwd[KRAKEN_PWD_SIZE + 1];
+    char              remote_ufrag[KRAKEN_SDP_TOKEN_LEN];
+    struct sockaddr_storage  addr;
+    socklen_t         addrlen;
+    int               has_addr;
+    uint64_t          last_consent;
+
+    /* DTLS-SRTP */
+    kraken_dtls_t    *dtls;
+    uint64_t          connected_at;
+    uint64_t          dtls_deadline;
+    kraken_srtp_t    *srtp;
+    kraken_sdp_fingerprint_t  remote_fp;
+
+    /* what it publishes */
+    int               pt;
+    int               channels;
+    char              fmtp[256];
+    int               has_track;
+    int               forwarded;        /* its audio reached someone */
+    uint32_t          local_ssrc;       /* sender SSRC of our RTCP */
+    kraken_rtp_stats_t  stats;
+    uint64_t          next_rr;
+    kraken_fanout_t  *fanout;
+    int               nfanout;
+    int               fanout_cap;
+
+    /* its session: one slot per m-line */
+    kraken_slot_t    *slots;
+    int               nslots;
+    int               slots_cap;
+    int               next_mid;
+    int               negotiating;
+    uint64_t          session_id;
+    uint64_t          session_version;
+};
+
+struct kraken_room_s {
+    char              id[KRAKEN_SDP_TOKEN_LEN];
+    kraken_room_t    *next;             /* hash chain */
+    kraken_room_t    *all_next;
+    kraken_room_t    *all_prev;
+    kraken_peer_t    *peers;
+};
+
+struct kraken_engine_s {
+    kraken_engine_conf_t  conf;
+    char                  announce_ip[64];
+    kraken_dtls_ctx_t    *dtls;
+    kraken_stun_t         stun;
+    kraken_sdp_t         *sdp;          /* scratch for parsing */
+
+    kraken_room_t        *rooms[KRAKEN_ROOM_BUCKETS];
+    kraken_room_t        *all_rooms;
+    kraken_peer_t        *by_ufrag[KRAKEN_UFRAG_BUCKETS];
+    kraken_peer_t        *by_addr[KRAKEN_ADDR_BUCKETS];
+
+    kraken_engine_counters_t  counters;
+
+    int                   nout;
+    kraken_datagram_t     out[KRAKEN_OUT_BATCH];
+    uint8_t               scratch[1600];
+};
+
+
+/* kraken_engine.c */
+void kraken_log(kraken_engine_t *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int kraken_random(kraken_engine_t *e, void *buf, size_t len);
+int kraken_random_token(kraken_engine_t *e, char *buf, size_t len);
+int kraken_random32(kraken_engine_t *e, uint32_t *v);
+int kraken_uuid(kraken_engine_t *e, char out[37]);
+kraken_datagram_t *kraken_out_next(kraken_engine_t *e);
+void kraken_out_commit(kraken_engine_t *e, kraken_peer_t *p,
+    kraken_datagram_t *dg, size_t len);
+
+/* kraken_room.c */
+uint32_t kraken_hash(const void *data, size_t len);
+int kraken_addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+kraken_peer_t *kraken_peer_by_addr(kraken_engine_t *e,
+    const struct sockaddr *sa);
+void kraken_addr_link(kraken_peer_t *p, const struct sockaddr *sa,
+    socklen_t len);
+void kraken_addr_unlink(kraken_peer_t *p);
+void kraken_ufrag_link(kraken_peer_t *p);
+void kraken_ufrag_unlink(kraken_peer_t *p);
+void *kraken_stun_lookup(void *data, const char *local, size_t local_len,
+    const char *remote, size_t remote_len, const char **pwd);
+kraken_room_t *kraken_room_find(kraken_engine_t *e, const char *id);
+kraken_room_t *kraken_room_get(kraken_engine_t *e, const char *id);
+void kraken_room_free(kraken_engine_t *e, kraken_room_t *r);
+kraken_peer_t *kraken_room_peer(kraken_room_t *r, const char *uid);
+void kraken_room_unlink(kraken_room_t *r, kraken_peer_t *p);
+kraken_peer_t *kraken_lookup(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *cid, kraken_error_t *err);
+
+/* kraken_peer.c */
+void kraken_peer_close(kraken_peer_t *p, uint64_t now, const char *why);
+void kraken_peer_free(kraken_peer_t *p);
+char *kraken_strdup(const char *s);
+
+/* kraken_transport.c */
+void kraken_input_stun(kraken_engine_t *e, const struct sockaddr *from,
+    socklen_t fromlen, uint8_t *buf, size_t len, uint64_t now);
+void kraken_input_dtls(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
+    size_t len, uint64_t now);
+void kraken_input_srtp(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
+    size_t len, uint64_t now);
+uint64_t kraken_peer_timer(kraken_engine_t *e, kraken_peer_t *p,
+    uint64_t now, int *trim);
+
+/* kraken_forward.c */
+int kraken_fanout_add(kraken_peer_t *pub, kraken_peer_t *sub, int slot);
+void kraken_fanout_remove(kraken_peer_t *pub, kraken_peer_t *sub, int slot);
+void kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
+    size_t len, kraken_rtp_header_t *h);
+void kraken_forward_sr(kraken_engine_t *e, kraken_peer_t *pub,
+    const uint8_t *sr);
+
+#endif /* KRAKEN_ENGINE_INT_H */

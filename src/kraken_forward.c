@@ -1,0 +1,156 @@
+/*
+ * Forwarding: a publisher's fan-out list of (subscriber, slot), and its
+ * RTP and sender reports rewritten and protected for each subscriber.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kraken_engine_int.h"
+
+
+int
+kraken_fanout_add(kraken_peer_t *pub, kraken_peer_t *sub, int slot)
+{
+    int               cap;
+    kraken_fanout_t  *f;
+
+    if (pub->nfanout == pub->fanout_cap) {
+        cap = pub->fanout_cap ? pub->fanout_cap * 2 : 8;
+
+        f = realloc(pub->fanout, cap * sizeof(kraken_fanout_t));
+        if (f == NULL) {
+            return -1;
+        }
+
+        pub->fanout = f;
+        pub->fanout_cap = cap;
+    }
+
+    pub->fanout[pub->nfanout].sub = sub;
+    pub->fanout[pub->nfanout].slot = slot;
+    pub->nfanout++;
+
+    return 0;
+}
+
+
+void
+kraken_fanout_remove(kraken_peer_t *pub, kraken_peer_t *sub, int slot)
+{
+    int  i;
+
+    for (i = 0; i < pub->nfanout; i++) {
+        if (pub->fanout[i].sub == sub && pub->fanout[i].slot == slot) {
+            pub->fanout[i] = pub->fanout[--pub->nfanout];
+            return;
+        }
+    }
+}
+
+
+void
+kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
+    size_t len, kraken_rtp_header_t *h)
+{
+    int                 i;
+    size_t              n;
+    uint16_t            seq;
+    uint32_t            ts, roc;
+    kraken_slot_t      *s;
+    kraken_peer_t      *sub;
+    kraken_fanout_t    *f;
+    kraken_datagram_t  *dg;
+
+    for (i = 0; i < pub->nfanout; i++) {
+        f = &pub->fanout[i];
+        sub = f->sub;
+        s = &sub->slots[f->slot];
+
+        if (s->state != KRAKEN_SEND_ACTIVE || sub->srtp == NULL
+            || !sub->has_addr)
+        {
+            continue;
+        }
+
+        if (!s->started) {
+            s->started = 1;
+            s->in_ssrc = h->ssrc;
+            s->roc = 0;
+            s->last_seq = (uint16_t) (h->seq + s->seq_delta);
+            s->last_ts = h->ts + s->ts_delta;
+
+        } else if (s->in_ssrc != h->ssrc) {
+            /* a new source on the same m-line continues the old numbers */
+            s->in_ssrc = h->ssrc;
+            s->seq_delta = (uint16_t) (s->last_seq + 1 - h->seq);
+            s->ts_delta = s->last_ts + KRAKEN_OPUS_FRAME - h->ts;
+        }
+
+        seq = (uint16_t) (h->seq + s->seq_delta);
+        ts = h->ts + s->ts_delta;
+        roc = s->roc;
+
+        if ((int16_t) (seq - s->last_seq) > 0) {
+            if (seq < s->last_seq) {
+                roc = ++s->roc;
+            }
+
+            s->last_seq = seq;
+            s->last_ts = ts;
+
+        } else if (seq > s->last_seq) {
+            /* a late packet from before the last wrap */
+            roc--;
+        }
+
+        dg = kraken_out_next(e);
+        memcpy(dg->buf, buf, len);
+        kraken_rtp_write(dg->buf, (uint8_t) sub->pt, seq, ts, s->ssrc);
+
+        n = len;
+        if (kraken_srtp_protect_forward(sub->srtp, dg->buf, &n,
+                                        sizeof(dg->buf), h->header_len, roc)
+            != 0)
+        {
+            continue;
+        }
+
+        kraken_out_commit(e, sub, dg, n);
+        e->counters.rtp_forwarded++;
+    }
+}
+
+
+void
+kraken_forward_sr(kraken_engine_t *e, kraken_peer_t *pub, const uint8_t *sr)
+{
+    int                 i;
+    size_t              n;
+    kraken_slot_t      *s;
+    kraken_peer_t      *sub;
+    kraken_fanout_t    *f;
+    kraken_datagram_t  *dg;
+
+    for (i = 0; i < pub->nfanout; i++) {
+        f = &pub->fanout[i];
+        sub = f->sub;
+        s = &sub->slots[f->slot];
+
+        if (s->state != KRAKEN_SEND_ACTIVE || !s->started
+            || sub->srtp == NULL || !sub->has_addr)
+        {
+            continue;
+        }
+
+        dg = kraken_out_next(e);
+        n = kraken_rtcp_write_sr(dg->buf, sr, s->ssrc, s->ts_delta);
+
+        if (kraken_srtp_protect_rtcp(sub->srtp, dg->buf, &n,
+                                     sizeof(dg->buf))
+            == 0)
+        {
+            kraken_out_commit(e, sub, dg, n);
+        }
+    }
+}

@@ -1,0 +1,390 @@
+/*
+ * Rooms and the engine's indexes: rooms by id, peers by ICE ufrag (for
+ * STUN) and by transport address (for everything after STUN), and
+ * Kraken's lookup of a peer by room, uid and track.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "kraken_engine_int.h"
+
+
+uint32_t
+kraken_hash(const void *data, size_t len)
+{
+    uint32_t        h;
+    const uint8_t  *p;
+
+    h = 2166136261u;
+
+    for (p = data; len; len--, p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+
+    return h;
+}
+
+
+static uint32_t
+kraken_addr_hash(const struct sockaddr *sa)
+{
+    const struct sockaddr_in   *sin;
+    const struct sockaddr_in6  *sin6;
+
+    if (sa->sa_family == AF_INET6) {
+        sin6 = (const struct sockaddr_in6 *) sa;
+        return kraken_hash(&sin6->sin6_addr, 16) ^ sin6->sin6_port;
+    }
+
+    sin = (const struct sockaddr_in *) sa;
+    return kraken_hash(&sin->sin_addr, 4) ^ sin->sin_port;
+}
+
+
+int
+kraken_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+    const struct sockaddr_in   *a4, *b4;
+    const struct sockaddr_in6  *a6, *b6;
+
+    if (a->sa_family != b->sa_family) {
+        return 0;
+    }
+
+    if (a->sa_family == AF_INET6) {
+        a6 = (const struct sockaddr_in6 *) a;
+        b6 = (const struct sockaddr_in6 *) b;
+        return a6->sin6_port == b6->sin6_port
+               && memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
+    }
+
+    a4 = (const struct sockaddr_in *) a;
+    b4 = (const struct sockaddr_in *) b;
+    return a4->sin_port == b4->sin_port
+           && a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+}
+
+
+kraken_peer_t *
+kraken_peer_by_addr(kraken_engine_t *e, const struct sockaddr *sa)
+{
+    kraken_peer_t  *p;
+
+    p = e->by_addr[kraken_addr_hash(sa) % KRAKEN_ADDR_BUCKETS];
+
+    for ( /* void */ ; p; p = p->addr_next) {
+        if (kraken_addr_equal((struct sockaddr *) &p->addr, sa)) {
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+void
+kraken_addr_unlink(kraken_peer_t *p)
+{
+    kraken_peer_t  **pp;
+
+    if (!p->has_addr) {
+        return;
+    }
+
+    pp = &p->engine->by_addr[kraken_addr_hash((struct sockaddr *) &p->addr)
+                             % KRAKEN_ADDR_BUCKETS];
+
+    for ( /* void */ ; *pp; pp = &(*pp)->addr_next) {
+        if (*pp == p) {
+            *pp = p->addr_next;
+            break;
+        }
+    }
+
+    p->has_addr = 0;
+}
+
+
+void
+kraken_addr_link(kraken_peer_t *p, const struct sockaddr *sa, socklen_t len)
+{
+    uint32_t        h;
+    kraken_peer_t  *other;
+
+    /* an address belongs to one peer: the newest check wins */
+    other = kraken_peer_by_addr(p->engine, sa);
+    if (other) {
+        kraken_addr_unlink(other);
+    }
+
+    kraken_addr_unlink(p);
+
+    memcpy(&p->addr, sa, len);
+    p->addrlen = len;
+    p->has_addr = 1;
+
+    h = kraken_addr_hash(sa) % KRAKEN_ADDR_BUCKETS;
+    p->addr_next = p->engine->by_addr[h];
+    p->engine->by_addr[h] = p;
+}
+
+
+void
+kraken_ufrag_link(kraken_peer_t *p)
+{
+    uint32_t  h;
+
+    h = kraken_hash(p->ufrag, strlen(p->ufrag)) % KRAKEN_UFRAG_BUCKETS;
+    p->ufrag_next = p->engine->by_ufrag[h];
+    p->engine->by_ufrag[h] = p;
+}
+
+
+void
+kraken_ufrag_unlink(kraken_peer_t *p)
+{
+    kraken_peer_t  **pp;
+
+    pp = &p->engine->by_ufrag[kraken_hash(p->ufrag, strlen(p->ufrag))
+                              % KRAKEN_UFRAG_BUCKETS];
+
+    for ( /* void */ ; *pp; pp = &(*pp)->ufrag_next) {
+        if (*pp == p) {
+            *pp = p->ufrag_next;
+            break;
+        }
+    }
+}
+
+
+void *
+kraken_stun_lookup(void *data, const char *local, size_t local_len,
+    const char *remote, size_t remote_len, const char **pwd)
+{
+    kraken_engine_t *e = data;
+
+    kraken_peer_t  *p;
+
+    p = e->by_ufrag[kraken_hash(local, local_len) % KRAKEN_UFRAG_BUCKETS];
+
+    for ( /* void */ ; p; p = p->ufrag_next) {
+        if (strlen(p->ufrag) == local_len
+            && memcmp(p->ufrag, local, local_len) == 0)
+        {
+            if (strlen(p->remote_ufrag) != remote_len
+                || memcmp(p->remote_ufrag, remote, remote_len) != 0)
+            {
+                return NULL;
+            }
+
+            *pwd = p->pwd;
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+kraken_room_t *
+kraken_room_find(kraken_engine_t *e, const char *id)
+{
+    kraken_room_t  *r;
+
+    r = e->rooms[kraken_hash(id, strlen(id)) % KRAKEN_ROOM_BUCKETS];
+
+    for ( /* void */ ; r; r = r->next) {
+        if (strcmp(r->id, id) == 0) {
+            return r;
+        }
+    }
+
+    return NULL;
+}
+
+
+kraken_room_t *
+kraken_room_get(kraken_engine_t *e, const char *id)
+{
+    uint32_t        h;
+    kraken_room_t  *r;
+
+    r = kraken_room_find(e, id);
+    if (r) {
+        return r;
+    }
+
+    r = calloc(1, sizeof(kraken_room_t));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    snprintf(r->id, sizeof(r->id), "%s", id);
+
+    h = kraken_hash(id, strlen(id)) % KRAKEN_ROOM_BUCKETS;
+    r->next = e->rooms[h];
+    e->rooms[h] = r;
+
+    r->all_next = e->all_rooms;
+    if (e->all_rooms) {
+        e->all_rooms->all_prev = r;
+    }
+    e->all_rooms = r;
+
+    if (e->conf.room_event) {
+        e->conf.room_event(e->conf.room_event_data, r->id, 1);
+    }
+
+    return r;
+}
+
+
+void
+kraken_room_free(kraken_engine_t *e, kraken_room_t *r)
+{
+    kraken_room_t  **pp;
+
+    if (e->conf.room_event) {
+        e->conf.room_event(e->conf.room_event_data, r->id, 0);
+    }
+
+    pp = &e->rooms[kraken_hash(r->id, strlen(r->id)) % KRAKEN_ROOM_BUCKETS];
+
+    for ( /* void */ ; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    }
+
+    if (r->all_prev) {
+        r->all_prev->all_next = r->all_next;
+
+    } else {
+        e->all_rooms = r->all_next;
+    }
+
+    if (r->all_next) {
+        r->all_next->all_prev = r->all_prev;
+    }
+
+    free(r);
+}
+
+
+kraken_peer_t *
+kraken_room_peer(kraken_room_t *r, const char *uid)
+{
+    kraken_peer_t  *p;
+
+    for (p = r->peers; p; p = p->room_next) {
+        if (strcmp(p->uid, uid) == 0) {
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+void
+kraken_room_unlink(kraken_room_t *r, kraken_peer_t *p)
+{
+    kraken_peer_t  **pp;
+
+    for (pp = &r->peers; *pp; pp = &(*pp)->room_next) {
+        if (*pp == p) {
+            *pp = p->room_next;
+            return;
+        }
+    }
+}
+
+
+kraken_peer_t *
+kraken_lookup(kraken_engine_t *e, const char *rid, const char *uid,
+    const char *cid, kraken_error_t *err)
+{
+    kraken_room_t  *r;
+    kraken_peer_t  *p;
+
+    r = kraken_room_find(e, rid);
+    p = r ? kraken_room_peer(r, uid) : NULL;
+
+    if (p == NULL) {
+        kraken_error_set(err, KRAKEN_ERR_PEER_NOT_FOUND,
+                         "peer %s not found in %s", uid, rid);
+        return NULL;
+    }
+
+    if (p->closed) {
+        kraken_error_set(err, KRAKEN_ERR_PEER_CLOSED,
+                         "peer %s closed in %s", uid, rid);
+        return NULL;
+    }
+
+    if (strcmp(p->cid, cid) != 0) {
+        kraken_error_set(err, KRAKEN_ERR_TRACK_NOT_FOUND,
+                         "peer %s track not match %s %s in %s",
+                         uid, cid, p->cid, rid);
+        return NULL;
+    }
+
+    return p;
+}
+
+
+int
+kraken_engine_lookup(kraken_engine_t *e, const char *rid, const char *uid,
+    const char *cid, kraken_error_t *err)
+{
+    return kraken_lookup(e, rid, uid, cid, err) ? KRAKEN_OK : err->code;
+}
+
+
+int
+kraken_engine_list(kraken_engine_t *e, const char *rid, cJSON *peers)
+{
+    cJSON          *o;
+    kraken_room_t  *r;
+    kraken_peer_t  *p;
+
+    r = kraken_room_find(e, rid);
+    if (r == NULL) {
+        return 0;
+    }
+
+    for (p = r->peers; p; p = p->room_next) {
+        if (p->closed) {
+            continue;
+        }
+
+        o = cJSON_CreateObject();
+        if (o == NULL
+            || cJSON_AddStringToObject(o, "id", p->uid) == NULL
+            || cJSON_AddStringToObject(o, "track", p->cid) == NULL)
+        {
+            cJSON_Delete(o);
+            return -1;
+        }
+
+        cJSON_AddItemToArray(peers, o);
+    }
+
+    return 0;
+}
+
+
+void
+kraken_engine_rooms(kraken_engine_t *e,
+    void (*fn)(void *data, const char *rid), void *data)
+{
+    kraken_room_t  *r;
+
+    for (r = e->all_rooms; r; r = r->all_next) {
+        fn(data, r->id);
+    }
+}
