@@ -137,8 +137,8 @@ void
 kraken_out_commit(kraken_engine_t *e, kraken_peer_t *p,
     kraken_datagram_t *dg, size_t len)
 {
-    memcpy(&dg->addr, &p->addr, p->addrlen);
-    dg->addrlen = p->addrlen;
+    memcpy(&dg->addr, &p->path.sa, p->path.len);
+    dg->addrlen = p->path.len;
     dg->len = len;
     e->nout++;
 }
@@ -236,10 +236,16 @@ void
 kraken_engine_input(kraken_engine_t *e, const struct sockaddr *from,
     socklen_t fromlen, uint8_t *buf, size_t len, uint64_t now_ms)
 {
-    kraken_peer_t  *p;
+    kraken_addr_t  *a;
 
     if (len == 0 || fromlen > sizeof(struct sockaddr_storage)) {
         e->counters.malformed++;
+        return;
+    }
+
+    /* nothing larger can be forwarded, or answered */
+    if (len > KRAKEN_DATAGRAM_MAX) {
+        e->counters.oversize++;
         return;
     }
 
@@ -262,17 +268,17 @@ kraken_engine_input(kraken_engine_t *e, const struct sockaddr *from,
     }
 
     /* beyond STUN only addresses that passed a check are heard */
-    p = kraken_peer_by_addr(e, from);
-    if (p == NULL) {
+    a = kraken_addr_find(e, from);
+    if (a == NULL) {
         e->counters.unknown_source++;
         return;
     }
 
     if (buf[0] <= 63) {
-        kraken_input_dtls(e, p, buf, len, now_ms);
+        kraken_input_dtls(e, a, buf, len, now_ms);
 
     } else {
-        kraken_input_srtp(e, p, buf, len, now_ms);
+        kraken_input_srtp(e, a, buf, len, now_ms);
     }
 }
 

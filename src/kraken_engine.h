@@ -18,12 +18,15 @@
 
 typedef struct kraken_engine_s  kraken_engine_t;
 
+/* Larger datagrams are dropped: they could not be forwarded whole. */
+#define KRAKEN_DATAGRAM_MAX  1500
+
 /* One outgoing datagram of a batch. */
 typedef struct {
     struct sockaddr_storage  addr;
     socklen_t                addrlen;
     size_t                   len;
-    uint8_t                  buf[1500];
+    uint8_t                  buf[KRAKEN_DATAGRAM_MAX];
 } kraken_datagram_t;
 
 /* Sends n datagrams; what cannot be sent is dropped (UDP). */

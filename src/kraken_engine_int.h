@@ -16,6 +16,7 @@
 #include "kraken_engine.h"
 #include "kraken_dtls.h"
 #include "kraken_rtp.h"
+#include "kraken_rtp_rewrite.h"
 #include "kraken_sdp.h"
 #include "kraken_srtp.h"
 #include "kraken_stun.h"
@@ -28,9 +29,11 @@
 #define KRAKEN_UFRAG_SIZE       16
 #define KRAKEN_PWD_SIZE         32
 #define KRAKEN_MID_SIZE         32
+#define KRAKEN_MID_MAX          999999  /* numeric mids of an offer */
 #define KRAKEN_RR_INTERVAL      1000
-#define KRAKEN_OPUS_FRAME       960     /* 20 ms at 48 kHz */
 #define KRAKEN_DTLS_LINGER      10000   /* ms DTLS outlives the handshake */
+#define KRAKEN_SSRC_PINS        5       /* RTP sources of one peer: the
+                                           declared one and 4 more */
 
 /* m-line slots of a peer's session */
 enum {
@@ -66,15 +69,7 @@ typedef struct {
     char             *pub_uid;          /* malloc'd to size: up to 256 */
     char              pub_cid[37];
     uint32_t          ssrc;             /* SEND: ours toward the peer */
-
-    /* SEND: rewriting keeps seq and ts continuous across source changes */
-    int               started;
-    uint32_t          in_ssrc;
-    uint16_t          seq_delta;
-    uint16_t          last_seq;
-    uint32_t          roc;              /* SRTP rollover counter */
-    uint32_t          ts_delta;
-    uint32_t          last_ts;
+    kraken_rtp_rewrite_t  rw;           /* SEND: the numbers we send */
 } kraken_slot_t;
 
 typedef struct {
@@ -82,12 +77,32 @@ typedef struct {
     int               slot;
 } kraken_fanout_t;
 
+/*
+ * A transport address of a peer in the engine's index: the media path,
+ * or a probe, an address that passed a STUN check and becomes the path
+ * only when authenticated media arrives from it.
+ */
+typedef struct kraken_addr_s  kraken_addr_t;
+
+struct kraken_addr_s {
+    struct sockaddr_storage  sa;
+    socklen_t         len;
+    int               linked;
+    kraken_peer_t    *peer;
+    kraken_addr_t    *next;             /* hash chain */
+};
+
+/* An RTP source a peer may send: libsrtp holds state for it. */
+typedef struct {
+    uint32_t             ssrc;
+    kraken_rtp_index_t   index;
+} kraken_pin_t;
+
 struct kraken_peer_s {
     kraken_engine_t  *engine;
     kraken_room_t    *room;
     kraken_peer_t    *room_next;
     kraken_peer_t    *ufrag_next;
-    kraken_peer_t    *addr_next;
 
     char              uid[KRAKEN_SDP_TOKEN_LEN];
     char              cid[37];
@@ -99,9 +114,8 @@ struct kraken_peer_s {
     char              ufrag[KRAKEN_UFRAG_SIZE + 1];
     char              pwd[KRAKEN_PWD_SIZE + 1];
     char              remote_ufrag[KRAKEN_SDP_TOKEN_LEN];
-    struct sockaddr_storage  addr;
-    socklen_t         addrlen;
-    int               has_addr;
+    kraken_addr_t     path;
+    kraken_addr_t     probe;
     uint64_t          last_consent;
 
     /* DTLS-SRTP */
@@ -110,6 +124,8 @@ struct kraken_peer_s {
     uint64_t          dtls_deadline;
     kraken_srtp_t    *srtp;
     kraken_sdp_fingerprint_t  remote_fp;
+    kraken_pin_t      pins[KRAKEN_SSRC_PINS];
+    int               npins;
 
     /* what it publishes */
     int               pt;
@@ -152,7 +168,7 @@ struct kraken_engine_s {
     kraken_room_t        *rooms[KRAKEN_ROOM_BUCKETS];
     kraken_room_t        *all_rooms;
     kraken_peer_t        *by_ufrag[KRAKEN_UFRAG_BUCKETS];
-    kraken_peer_t        *by_addr[KRAKEN_ADDR_BUCKETS];
+    kraken_addr_t        *by_addr[KRAKEN_ADDR_BUCKETS];
 
     kraken_engine_counters_t  counters;
 
@@ -176,11 +192,12 @@ void kraken_out_commit(kraken_engine_t *e, kraken_peer_t *p,
 /* kraken_room.c */
 uint32_t kraken_hash(const void *data, size_t len);
 int kraken_addr_equal(const struct sockaddr *a, const struct sockaddr *b);
-kraken_peer_t *kraken_peer_by_addr(kraken_engine_t *e,
+kraken_addr_t *kraken_addr_find(kraken_engine_t *e,
     const struct sockaddr *sa);
-void kraken_addr_link(kraken_peer_t *p, const struct sockaddr *sa,
-    socklen_t len);
-void kraken_addr_unlink(kraken_peer_t *p);
+int kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
+    const struct sockaddr *sa, socklen_t len);
+void kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a);
+void kraken_addr_promote(kraken_peer_t *p);
 void kraken_ufrag_link(kraken_peer_t *p);
 void kraken_ufrag_unlink(kraken_peer_t *p);
 void *kraken_stun_lookup(void *data, const char *local, size_t local_len,
@@ -201,9 +218,9 @@ char *kraken_strdup(const char *s);
 /* kraken_transport.c */
 void kraken_input_stun(kraken_engine_t *e, const struct sockaddr *from,
     socklen_t fromlen, uint8_t *buf, size_t len, uint64_t now);
-void kraken_input_dtls(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
+void kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     size_t len, uint64_t now);
-void kraken_input_srtp(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
+void kraken_input_srtp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     size_t len, uint64_t now);
 uint64_t kraken_peer_timer(kraken_engine_t *e, kraken_peer_t *p,
     uint64_t now, int *trim);
@@ -212,7 +229,7 @@ uint64_t kraken_peer_timer(kraken_engine_t *e, kraken_peer_t *p,
 int kraken_fanout_add(kraken_peer_t *pub, kraken_peer_t *sub, int slot);
 void kraken_fanout_remove(kraken_peer_t *pub, kraken_peer_t *sub, int slot);
 void kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
-    size_t len, kraken_rtp_header_t *h);
+    size_t len, kraken_rtp_header_t *h, uint64_t index);
 void kraken_forward_sr(kraken_engine_t *e, kraken_peer_t *pub,
     const uint8_t *sr);
 

@@ -51,7 +51,7 @@ kraken_fanout_remove(kraken_peer_t *pub, kraken_peer_t *sub, int slot)
 
 void
 kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
-    size_t len, kraken_rtp_header_t *h)
+    size_t len, kraken_rtp_header_t *h, uint64_t index)
 {
     int                 i;
     size_t              n;
@@ -68,42 +68,19 @@ kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
         s = &sub->slots[f->slot];
 
         if (s->state != KRAKEN_SEND_ACTIVE || sub->srtp == NULL
-            || !sub->has_addr)
+            || !sub->path.linked)
         {
             continue;
         }
 
-        if (!s->started) {
-            s->started = 1;
-            s->in_ssrc = h->ssrc;
-            s->roc = 0;
-            s->last_seq = (uint16_t) (h->seq + s->seq_delta);
-            s->last_ts = h->ts + s->ts_delta;
-
-        } else if (s->in_ssrc != h->ssrc) {
-            /* a new source on the same m-line continues the old numbers */
-            s->in_ssrc = h->ssrc;
-            s->seq_delta = (uint16_t) (s->last_seq + 1 - h->seq);
-            s->ts_delta = s->last_ts + KRAKEN_OPUS_FRAME - h->ts;
+        if (kraken_rtp_rewrite(&s->rw, h->ssrc, index, h->ts, &roc, &seq,
+                               &ts)
+            != 0)
+        {
+            continue;
         }
 
-        seq = (uint16_t) (h->seq + s->seq_delta);
-        ts = h->ts + s->ts_delta;
-        roc = s->roc;
-
-        if ((int16_t) (seq - s->last_seq) > 0) {
-            if (seq < s->last_seq) {
-                roc = ++s->roc;
-            }
-
-            s->last_seq = seq;
-            s->last_ts = ts;
-
-        } else if (seq > s->last_seq) {
-            /* a late packet from before the last wrap */
-            roc--;
-        }
-
+        /* the caller checked that len leaves room for our trailer */
         dg = kraken_out_next(e);
         memcpy(dg->buf, buf, len);
         kraken_rtp_write(dg->buf, (uint8_t) sub->pt, seq, ts, s->ssrc);
@@ -137,14 +114,14 @@ kraken_forward_sr(kraken_engine_t *e, kraken_peer_t *pub, const uint8_t *sr)
         sub = f->sub;
         s = &sub->slots[f->slot];
 
-        if (s->state != KRAKEN_SEND_ACTIVE || !s->started
-            || sub->srtp == NULL || !sub->has_addr)
+        if (s->state != KRAKEN_SEND_ACTIVE || !s->rw.started
+            || sub->srtp == NULL || !sub->path.linked)
         {
             continue;
         }
 
         dg = kraken_out_next(e);
-        n = kraken_rtcp_write_sr(dg->buf, sr, s->ssrc, s->ts_delta);
+        n = kraken_rtcp_write_sr(dg->buf, sr, s->ssrc, s->rw.ts_delta);
 
         if (kraken_srtp_protect_rtcp(sub->srtp, dg->buf, &n,
                                      sizeof(dg->buf))

@@ -50,7 +50,8 @@ kraken_peer_close(kraken_peer_t *p, uint64_t now, const char *why)
     }
 
     kraken_ufrag_unlink(p);
-    kraken_addr_unlink(p);
+    kraken_addr_unlink(p->engine, &p->path);
+    kraken_addr_unlink(p->engine, &p->probe);
 
     kraken_dtls_free(p->dtls);
     p->dtls = NULL;

@@ -68,16 +68,16 @@ kraken_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 }
 
 
-kraken_peer_t *
-kraken_peer_by_addr(kraken_engine_t *e, const struct sockaddr *sa)
+kraken_addr_t *
+kraken_addr_find(kraken_engine_t *e, const struct sockaddr *sa)
 {
-    kraken_peer_t  *p;
+    kraken_addr_t  *a;
 
-    p = e->by_addr[kraken_addr_hash(sa) % KRAKEN_ADDR_BUCKETS];
+    a = e->by_addr[kraken_addr_hash(sa) % KRAKEN_ADDR_BUCKETS];
 
-    for ( /* void */ ; p; p = p->addr_next) {
-        if (kraken_addr_equal((struct sockaddr *) &p->addr, sa)) {
-            return p;
+    for ( /* void */ ; a; a = a->next) {
+        if (kraken_addr_equal((struct sockaddr *) &a->sa, sa)) {
+            return a;
         }
     }
 
@@ -86,49 +86,88 @@ kraken_peer_by_addr(kraken_engine_t *e, const struct sockaddr *sa)
 
 
 void
-kraken_addr_unlink(kraken_peer_t *p)
+kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a)
 {
-    kraken_peer_t  **pp;
+    kraken_addr_t  **pp;
 
-    if (!p->has_addr) {
+    if (!a->linked) {
         return;
     }
 
-    pp = &p->engine->by_addr[kraken_addr_hash((struct sockaddr *) &p->addr)
-                             % KRAKEN_ADDR_BUCKETS];
+    pp = &e->by_addr[kraken_addr_hash((struct sockaddr *) &a->sa)
+                     % KRAKEN_ADDR_BUCKETS];
 
-    for ( /* void */ ; *pp; pp = &(*pp)->addr_next) {
-        if (*pp == p) {
-            *pp = p->addr_next;
+    for ( /* void */ ; *pp; pp = &(*pp)->next) {
+        if (*pp == a) {
+            *pp = a->next;
             break;
         }
     }
 
-    p->has_addr = 0;
+    a->linked = 0;
 }
 
 
-void
-kraken_addr_link(kraken_peer_t *p, const struct sockaddr *sa, socklen_t len)
-{
-    uint32_t        h;
-    kraken_peer_t  *other;
+/*
+ * Puts sa into p's path or probe entry. An address belongs to one entry:
+ * a probe gives way to a newer check, a path only to its own peer's
+ * promotion, so that a replayed check cannot take another peer's path.
+ * Returns 0, or -1 when sa is another peer's path.
+ */
 
-    /* an address belongs to one peer: the newest check wins */
-    other = kraken_peer_by_addr(p->engine, sa);
-    if (other) {
-        kraken_addr_unlink(other);
+int
+kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
+    const struct sockaddr *sa, socklen_t len)
+{
+    uint32_t          h;
+    kraken_addr_t    *other;
+    kraken_engine_t  *e;
+
+    e = p->engine;
+
+    other = kraken_addr_find(e, sa);
+
+    if (other == a) {
+        return 0;
     }
 
-    kraken_addr_unlink(p);
+    if (other) {
+        if (other == &other->peer->path && other->peer != p) {
+            return -1;
+        }
 
-    memcpy(&p->addr, sa, len);
-    p->addrlen = len;
-    p->has_addr = 1;
+        kraken_addr_unlink(e, other);
+    }
+
+    kraken_addr_unlink(e, a);
+
+    memcpy(&a->sa, sa, len);
+    a->len = len;
+    a->peer = p;
+    a->linked = 1;
 
     h = kraken_addr_hash(sa) % KRAKEN_ADDR_BUCKETS;
-    p->addr_next = p->engine->by_addr[h];
-    p->engine->by_addr[h] = p;
+    a->next = e->by_addr[h];
+    e->by_addr[h] = a;
+
+    return 0;
+}
+
+
+/* Authenticated traffic came from the probe: it is the path now. */
+
+void
+kraken_addr_promote(kraken_peer_t *p)
+{
+    struct sockaddr_storage  sa;
+    socklen_t                len;
+
+    memcpy(&sa, &p->probe.sa, p->probe.len);
+    len = p->probe.len;
+
+    kraken_addr_unlink(p->engine, &p->probe);
+    kraken_addr_link(p, &p->path, (struct sockaddr *) &sa, len);
+    p->engine->counters.path_switches++;
 }
 
 

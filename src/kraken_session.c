@@ -174,7 +174,8 @@ static int
 kraken_peer_slots_from_offer(kraken_peer_t *p, kraken_sdp_t *sdp,
     kraken_error_t *err)
 {
-    int                  i, own, mid;
+    int                  i, own;
+    long                 mid;
     char                *end;
     kraken_slot_t       *s;
     kraken_sdp_media_t  *m;
@@ -195,9 +196,15 @@ kraken_peer_slots_from_offer(kraken_peer_t *p, kraken_sdp_t *sdp,
                                     "duplicate mid %s", m->mid);
         }
 
-        mid = (int) strtol(m->mid, &end, 10);
+        /* numeric mids are ours to continue: they must stay small */
+        mid = strtol(m->mid, &end, 10);
+        if (*end == '\0' && (mid < 0 || mid > KRAKEN_MID_MAX)) {
+            return kraken_error_set(err, KRAKEN_ERR_INVALID_SDP,
+                                    "mid %.32s out of range", m->mid);
+        }
+
         if (*end == '\0' && mid >= p->next_mid) {
-            p->next_mid = mid + 1;
+            p->next_mid = (int) mid + 1;
         }
 
         s = kraken_slot_add(p);
@@ -219,6 +226,12 @@ kraken_peer_slots_from_offer(kraken_peer_t *p, kraken_sdp_t *sdp,
             p->pt = m->opus_pt;
             p->channels = m->opus_channels ? m->opus_channels : 2;
             snprintf(p->fmtp, sizeof(p->fmtp), "%s", m->opus_fmtp);
+
+            if (m->ssrc) {
+                /* the source it declared may always send */
+                p->pins[0].ssrc = m->ssrc;
+                p->npins = 1;
+            }
             continue;
         }
 
@@ -526,7 +539,7 @@ kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
     int             i, changed, found, nadded;
     int             added[KRAKEN_SDP_MAX_MEDIA];
     char           *pub_uid;
-    uint16_t        seq_delta;
+    uint16_t        first_seq;
     uint32_t        ssrc, ts_delta;
     kraken_slot_t  *s;
     kraken_peer_t  *p, *q;
@@ -581,7 +594,7 @@ kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
         }
 
         if (kraken_random32(e, &ssrc) != 0
-            || kraken_random(e, &seq_delta, sizeof(seq_delta)) != 0
+            || kraken_random(e, &first_seq, sizeof(first_seq)) != 0
             || kraken_random(e, &ts_delta, sizeof(ts_delta)) != 0)
         {
             kraken_session_undo(p, added, nadded);
@@ -600,9 +613,7 @@ kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
         s->pub = q;
         memcpy(s->pub_cid, q->cid, sizeof(s->pub_cid));
         s->ssrc = ssrc;
-        s->seq_delta = seq_delta;
-        s->ts_delta = ts_delta;
-        s->started = 0;
+        kraken_rtp_rewrite_init(&s->rw, first_seq, ts_delta);
 
         if (kraken_fanout_add(q, p, i) != 0) {
             s->pub = NULL;

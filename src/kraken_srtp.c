@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <srtp2/srtp.h>
 
@@ -441,6 +442,13 @@ kraken_srtp_unprotect(kraken_srtp_t *s, uint8_t *buf, size_t *len)
     *len = (size_t) n;
 
     return 0;
+}
+
+
+void
+kraken_srtp_forget(kraken_srtp_t *s, uint32_t ssrc)
+{
+    (void) srtp_remove_stream(s->in, htonl(ssrc));
 }
 
 

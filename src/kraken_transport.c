@@ -9,13 +9,21 @@
 #include "kraken_engine_int.h"
 
 
+static uint32_t
+kraken_get32(const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
+           | (uint32_t) p[2] << 8 | p[3];
+}
+
+
 static void
 kraken_dtls_flush(kraken_engine_t *e, kraken_peer_t *p)
 {
     size_t              n;
     kraken_datagram_t  *dg;
 
-    if (!p->has_addr) {
+    if (!p->path.linked) {
         return;
     }
 
@@ -31,6 +39,13 @@ kraken_dtls_flush(kraken_engine_t *e, kraken_peer_t *p)
     }
 }
 
+
+/*
+ * A valid check is consent from wherever it comes. It is not proof that
+ * the peer is there (a captured check can be replayed from any address),
+ * so a new address only becomes a probe; the media path moves to it when
+ * the peer's keys speak from it (kraken_transport_heard()).
+ */
 
 void
 kraken_input_stun(kraken_engine_t *e, const struct sockaddr *from,
@@ -68,11 +83,12 @@ kraken_input_stun(kraken_engine_t *e, const struct sockaddr *from,
     p = data;
     p->last_consent = now;
 
-    /* ICE-lite: the first valid check, then the nominated one, is the path */
-    if (!p->has_addr
-        || (use && !kraken_addr_equal((struct sockaddr *) &p->addr, from)))
-    {
-        kraken_addr_link(p, from, fromlen);
+    if (!p->path.linked) {
+        /* the first check: nothing flows yet that could be redirected */
+        (void) kraken_addr_link(p, &p->path, from, fromlen);
+
+    } else if (!kraken_addr_equal((struct sockaddr *) &p->path.sa, from)) {
+        (void) kraken_addr_link(p, &p->probe, from, fromlen);
     }
 
     memcpy(&dg->addr, from, fromlen);
@@ -82,16 +98,37 @@ kraken_input_stun(kraken_engine_t *e, const struct sockaddr *from,
 }
 
 
+/* The peer's keys authenticated what came from a: consent, and the path. */
+
+static void
+kraken_transport_heard(kraken_peer_t *p, kraken_addr_t *a, uint64_t now)
+{
+    if (a == &p->probe) {
+        kraken_addr_promote(p);
+    }
+
+    p->last_consent = now;
+}
+
+
 void
-kraken_input_dtls(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
+kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     size_t len, uint64_t now)
 {
     int                 state;
     uint64_t            next;
+    kraken_peer_t      *p;
     kraken_srtp_keys_t  keys;
+
+    p = a->peer;
 
     if (p->dtls == NULL) {
         return;
+    }
+
+    /* during the handshake the client's nominated pair carries DTLS */
+    if (a == &p->probe && p->srtp == NULL) {
+        kraken_addr_promote(p);
     }
 
     state = kraken_dtls_input(p->dtls, buf, len);
@@ -136,13 +173,68 @@ kraken_input_dtls(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
 }
 
 
-void
-kraken_input_srtp(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
+static kraken_pin_t *
+kraken_pin_find(kraken_peer_t *p, uint32_t ssrc)
+{
+    int  i;
+
+    for (i = 0; i < p->npins; i++) {
+        if (p->pins[i].ssrc == ssrc) {
+            return &p->pins[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * SRTCP. Only a publisher's own sources are read (their SR goes on to the
+ * subscribers); libsrtp would keep state for every other sender SSRC, and
+ * subscribers' reports end here anyway.
+ */
+
+static void
+kraken_input_srtcp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     size_t len, uint64_t now)
 {
-    uint64_t              forwarded;
-    const uint8_t        *sr;
+    const uint8_t  *sr;
+    kraken_peer_t  *p;
+
+    p = a->peer;
+
+    if (len < 8 || kraken_pin_find(p, kraken_get32(buf + 4)) == NULL) {
+        return;
+    }
+
+    if (kraken_srtp_unprotect_rtcp(p->srtp, buf, &len) != 0) {
+        e->counters.srtp_failed++;
+        return;
+    }
+
+    kraken_transport_heard(p, a, now);
+    e->counters.rtcp_received++;
+
+    sr = kraken_rtcp_find_sr(buf, len);
+    if (sr && p->has_track && p->stats.ssrc == kraken_get32(sr + 4)) {
+        p->stats.lsr = kraken_get32(sr + 10);
+        p->stats.lsr_at = now;
+        kraken_forward_sr(e, p, sr);
+    }
+}
+
+
+void
+kraken_input_srtp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
+    size_t len, uint64_t now)
+{
+    uint32_t              ssrc;
+    uint64_t              forwarded, index;
+    kraken_pin_t         *pin;
+    kraken_peer_t        *p;
     kraken_rtp_header_t   h;
+
+    p = a->peer;
 
     if (p->srtp == NULL) {
         /* no media before DTLS completes */
@@ -151,35 +243,59 @@ kraken_input_srtp(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
     }
 
     if (kraken_rtp_is_rtcp(buf, len)) {
-        if (kraken_srtp_unprotect_rtcp(p->srtp, buf, &len) != 0) {
-            e->counters.srtp_failed++;
-            return;
-        }
-
-        e->counters.rtcp_received++;
-
-        /* subscribers' reports end here; a publisher's SR goes on */
-        sr = kraken_rtcp_find_sr(buf, len);
-        if (sr && p->has_track && p->stats.ssrc == ((uint32_t) sr[4] << 24
-                                   | (uint32_t) sr[5] << 16
-                                   | (uint32_t) sr[6] << 8 | sr[7]))
-        {
-            p->stats.lsr = (uint32_t) sr[10] << 24 | (uint32_t) sr[11] << 16
-                           | (uint32_t) sr[12] << 8 | sr[13];
-            p->stats.lsr_at = now;
-            kraken_forward_sr(e, p, sr);
-        }
-
+        kraken_input_srtcp(e, a, buf, len, now);
         return;
     }
+
+    if (len < 12) {
+        e->counters.malformed++;
+        return;
+    }
+
+    /*
+     * libsrtp keeps state, and walks a list, for every SSRC it accepts:
+     * a peer has the source it declared and a few more, taken as their
+     * first authentic packet arrives. An authentic packet of yet another
+     * source is the peer's own doing: it ends the peer.
+     */
+    ssrc = kraken_get32(buf + 8);
+    pin = kraken_pin_find(p, ssrc);
 
     if (kraken_srtp_unprotect(p->srtp, buf, &len) != 0) {
         e->counters.srtp_failed++;
         return;
     }
 
-    if (kraken_rtp_parse(buf, len, &h) != 0 || h.pt != p->pt) {
+    if (pin == NULL) {
+        if (p->npins == KRAKEN_SSRC_PINS) {
+            kraken_srtp_forget(p->srtp, ssrc);
+            e->counters.ssrc_refused++;
+            kraken_peer_close(p, now, "too many RTP sources");
+            return;
+        }
+
+        pin = &p->pins[p->npins++];
+        memset(pin, 0, sizeof(kraken_pin_t));
+        pin->ssrc = ssrc;
+    }
+
+    kraken_transport_heard(p, a, now);
+
+    if (kraken_rtp_parse(buf, len, &h) != 0) {
         e->counters.malformed++;
+        return;
+    }
+
+    /* libsrtp accepted it: this is the index it gave the packet */
+    index = kraken_rtp_index_accept(&pin->index, h.seq);
+
+    if (h.pt != p->pt) {
+        e->counters.malformed++;
+        return;
+    }
+
+    if (len + KRAKEN_SRTP_MAX_TRAILER > KRAKEN_DATAGRAM_MAX) {
+        e->counters.oversize++;
         return;
     }
 
@@ -196,7 +312,7 @@ kraken_input_srtp(kraken_engine_t *e, kraken_peer_t *p, uint8_t *buf,
     kraken_rtp_stats_update(&p->stats, h.ssrc, h.seq);
 
     forwarded = e->counters.rtp_forwarded;
-    kraken_forward(e, p, buf, len, &h);
+    kraken_forward(e, p, buf, len, &h, index);
 
     if (!p->forwarded && e->counters.rtp_forwarded != forwarded) {
         p->forwarded = 1;
@@ -272,7 +388,7 @@ kraken_peer_timer(kraken_engine_t *e, kraken_peer_t *p, uint64_t now,
         *trim = 1;
     }
 
-    if (p->has_track && p->srtp && p->has_addr && now >= p->next_rr) {
+    if (p->has_track && p->srtp && p->path.linked && now >= p->next_rr) {
         kraken_send_rr(e, p, now);
         p->next_rr = now + KRAKEN_RR_INTERVAL;
     }
