@@ -256,6 +256,17 @@ kraken_dtls_make_ssl_ctx(kraken_dtls_ctx_t *ctx, int server)
 }
 
 
+int
+kraken_dtls_fingerprint_usable(const char *fp_alg, size_t fp_len)
+{
+    const EVP_MD  *md;
+
+    md = kraken_dtls_md(fp_alg);
+
+    return md != NULL && fp_len == (size_t) EVP_MD_get_size(md);
+}
+
+
 kraken_dtls_t *
 kraken_dtls_create(kraken_dtls_ctx_t *ctx, int server, const char *fp_alg,
     const uint8_t *fp, size_t fp_len)

@@ -75,6 +75,9 @@ int kraken_dtls_input(kraken_dtls_t *d, const uint8_t *buf, size_t len);
  */
 size_t kraken_dtls_output(kraken_dtls_t *d, uint8_t *buf, size_t cap);
 
+/* 1 when a fingerprint of this algorithm and length can be verified. */
+int kraken_dtls_fingerprint_usable(const char *fp_alg, size_t fp_len);
+
 /* Starts the handshake of a client; no-op for a server. */
 int kraken_dtls_start(kraken_dtls_t *d);
 

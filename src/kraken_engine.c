@@ -100,8 +100,13 @@ kraken_random32(kraken_engine_t *e, uint32_t *v)
 }
 
 
+/*
+ * A track id in the shape of a UUID: a track is a capability, so all of
+ * its 128 bits are random; a public id is a version 4 UUID.
+ */
+
 int
-kraken_uuid(kraken_engine_t *e, char out[37])
+kraken_track(kraken_engine_t *e, char out[37], int uuid)
 {
     uint8_t  b[16];
 
@@ -109,8 +114,10 @@ kraken_uuid(kraken_engine_t *e, char out[37])
         return -1;
     }
 
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
+    if (uuid) {
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+    }
 
     snprintf(out, 37,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
@@ -353,6 +360,7 @@ kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st)
 
             } else {
                 st->active_peers++;
+                st->connected_peers += (p->srtp != NULL);
                 active = 1;
             }
         }

@@ -60,6 +60,13 @@ typedef struct {
     void            *log_data;
     kraken_random_pt random;            /* NULL: OpenSSL's RAND_bytes() */
     void            *random_data;
+
+    /* bounds, 0: none; publish answers 5002000 or 5003000 beyond them */
+    unsigned         max_room_peers;    /* live peers of one room */
+    unsigned         max_rooms;         /* rooms of this engine */
+    unsigned         max_peers;         /* live peers of this engine */
+    unsigned         max_pending;       /* published, not yet connected */
+    unsigned         max_candidates;    /* trickled per peer: 5001002 */
 } kraken_engine_conf_t;
 
 /* Why datagrams were dropped, and what flowed. */
@@ -73,12 +80,14 @@ typedef struct {
     uint64_t  oversize;                 /* larger than we can forward */
     uint64_t  ssrc_refused;             /* an SSRC the peer may not use */
     uint64_t  path_switches;            /* media path moved to a new address */
+    uint64_t  bounds_hit;               /* calls refused by a bound */
     uint64_t  rtp_received;
     uint64_t  rtp_forwarded;
     uint64_t  rtcp_received;
 } kraken_engine_counters_t;
 
 typedef struct {
+    int       connected_peers;          /* active, DTLS done */
     int       active_peers;
     int       closed_peers;
     int       active_rooms;

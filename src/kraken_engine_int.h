@@ -67,7 +67,7 @@ typedef struct {
     kraken_echo_t     echo;
     kraken_peer_t    *pub;              /* SEND: whose audio, NULL: gone */
     char             *pub_uid;          /* malloc'd to size: up to 256 */
-    char              pub_cid[37];
+    char              pub_id[37];       /* SEND: the publisher's public id */
     uint32_t          ssrc;             /* SEND: ours toward the peer */
     kraken_rtp_rewrite_t  rw;           /* SEND: the numbers we send */
 } kraken_slot_t;
@@ -105,8 +105,11 @@ struct kraken_peer_s {
     kraken_peer_t    *ufrag_next;
 
     char              uid[KRAKEN_SDP_TOKEN_LEN];
-    char              cid[37];
+    char              cid[37];          /* the track: its holder's secret */
+    char              pub_id[37];       /* what others see of it */
     int               closed;
+    int               pending;          /* counted in npending */
+    unsigned          candidates;       /* trickled so far */
     uint64_t          created;
     uint64_t          closed_at;
 
@@ -171,6 +174,9 @@ struct kraken_engine_s {
     kraken_addr_t        *by_addr[KRAKEN_ADDR_BUCKETS];
 
     kraken_engine_counters_t  counters;
+    unsigned              nrooms;
+    unsigned              npeers;       /* live */
+    unsigned              npending;     /* live, not connected */
 
     int                   nout;
     kraken_datagram_t     out[KRAKEN_OUT_BATCH];
@@ -184,7 +190,7 @@ void kraken_log(kraken_engine_t *e, const char *fmt, ...)
 int kraken_random(kraken_engine_t *e, void *buf, size_t len);
 int kraken_random_token(kraken_engine_t *e, char *buf, size_t len);
 int kraken_random32(kraken_engine_t *e, uint32_t *v);
-int kraken_uuid(kraken_engine_t *e, char out[37]);
+int kraken_track(kraken_engine_t *e, char out[37], int uuid);
 kraken_datagram_t *kraken_out_next(kraken_engine_t *e);
 void kraken_out_commit(kraken_engine_t *e, kraken_peer_t *p,
     kraken_datagram_t *dg, size_t len);

@@ -32,6 +32,12 @@ kraken_peer_close(kraken_peer_t *p, uint64_t now, const char *why)
 
     p->closed = 1;
     p->closed_at = now;
+    p->engine->npeers--;
+
+    if (p->pending) {
+        p->pending = 0;
+        p->engine->npending--;
+    }
 
     for (i = 0; i < p->nfanout; i++) {
         f = &p->fanout[i];
@@ -60,7 +66,7 @@ kraken_peer_close(kraken_peer_t *p, uint64_t now, const char *why)
 
     if (why) {
         kraken_log(p->engine, "peer %.64s:%.64s:%s closed: %s",
-                   p->room->id, p->uid, p->cid, why);
+                   p->room->id, p->uid, p->pub_id, why);
     }
 }
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <netinet/in.h>
 
+#include <openssl/crypto.h>
+
 #include "kraken_engine_int.h"
 
 
@@ -261,6 +263,8 @@ kraken_room_get(kraken_engine_t *e, const char *id)
         return NULL;
     }
 
+    e->nrooms++;
+
     snprintf(r->id, sizeof(r->id), "%s", id);
 
     h = kraken_hash(id, strlen(id)) % KRAKEN_ROOM_BUCKETS;
@@ -285,6 +289,8 @@ void
 kraken_room_free(kraken_engine_t *e, kraken_room_t *r)
 {
     kraken_room_t  **pp;
+
+    e->nrooms--;
 
     if (e->conf.room_event) {
         e->conf.room_event(e->conf.room_event_data, r->id, 0);
@@ -365,10 +371,12 @@ kraken_lookup(kraken_engine_t *e, const char *rid, const char *uid,
         return NULL;
     }
 
-    if (strcmp(p->cid, cid) != 0) {
+    /* the track is a secret: compared in constant time, never told */
+    if (strlen(cid) != sizeof(p->cid) - 1
+        || CRYPTO_memcmp(p->cid, cid, sizeof(p->cid) - 1) != 0)
+    {
         kraken_error_set(err, KRAKEN_ERR_TRACK_NOT_FOUND,
-                         "peer %s track not match %s %s in %s",
-                         uid, cid, p->cid, rid);
+                         "peer %s track not match in %s", uid, rid);
         return NULL;
     }
 
@@ -404,7 +412,7 @@ kraken_engine_list(kraken_engine_t *e, const char *rid, cJSON *peers)
         o = cJSON_CreateObject();
         if (o == NULL
             || cJSON_AddStringToObject(o, "id", p->uid) == NULL
-            || cJSON_AddStringToObject(o, "track", p->cid) == NULL)
+            || cJSON_AddStringToObject(o, "track", p->pub_id) == NULL)
         {
             cJSON_Delete(o);
             return -1;

@@ -110,7 +110,7 @@ kraken_peer_sdp(kraken_peer_t *p, int offer)
                 m->direction = KRAKEN_SDP_SENDONLY;
                 m->ssrc = s->ssrc;
                 m->msid_stream = s->pub_uid;
-                m->msid_track = s->pub_cid;
+                m->msid_track = s->pub_id;
 
             } else {
                 m->direction = KRAKEN_SDP_INACTIVE;
@@ -257,12 +257,50 @@ kraken_peer_slots_from_offer(kraken_peer_t *p, kraken_sdp_t *sdp,
 }
 
 
+/*
+ * The operator's bounds on a publish into r, which has n other live
+ * peers; a replacement takes the place of the peer it replaces.
+ */
+
+static int
+kraken_publish_bounds(kraken_engine_t *e, kraken_room_t *r, unsigned n,
+    int replaces, kraken_error_t *err)
+{
+    kraken_engine_conf_t  *c;
+
+    c = &e->conf;
+
+    if (c->max_room_peers && n >= c->max_room_peers) {
+        return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
+                                "room full: %u peers", n);
+    }
+
+    if (c->max_rooms && r == NULL && e->nrooms >= c->max_rooms) {
+        return kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
+                                "server busy: %u rooms", e->nrooms);
+    }
+
+    if (c->max_peers && !replaces && e->npeers >= c->max_peers) {
+        return kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
+                                "server busy: %u peers", e->npeers);
+    }
+
+    if (c->max_pending && e->npending >= c->max_pending) {
+        return kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
+                                "server busy: %u peers connecting",
+                                e->npending);
+    }
+
+    return KRAKEN_OK;
+}
+
+
 int
 kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
     const char *text, int limit, const char *callback, uint64_t now_ms,
     char track[37], char **answer, kraken_error_t *err)
 {
-    int             n;
+    unsigned        n;
     char            perr[128];
     kraken_sdp_t   *sdp;
     kraken_room_t  *r;
@@ -279,20 +317,32 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
     }
 
     r = kraken_room_find(e, rid);
+    n = 0;
+    old = NULL;
 
-    if (limit > 0 && r) {
-        n = 0;
-
+    if (r) {
         for (q = r->peers; q; q = q->room_next) {
-            if (!q->closed && strcmp(q->uid, uid) != 0) {
+            if (q->closed) {
+                continue;
+            }
+
+            if (strcmp(q->uid, uid) == 0) {
+                old = q;
+
+            } else {
                 n++;
             }
         }
+    }
 
-        if (n >= limit) {
-            return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
-                                    "room full %d", limit - n);
-        }
+    if (limit > 0 && n >= (unsigned) limit) {
+        return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
+                                "room full %d", limit - (int) n);
+    }
+
+    if (kraken_publish_bounds(e, r, n, old != NULL, err) != KRAKEN_OK) {
+        e->counters.bounds_hit++;
+        return err->code;
     }
 
     r = kraken_room_get(e, rid);
@@ -316,7 +366,8 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
 
     if (kraken_random32(e, &p->local_ssrc) != 0
         || kraken_random(e, &p->session_id, sizeof(p->session_id)) != 0
-        || kraken_uuid(e, p->cid) != 0
+        || kraken_track(e, p->cid, 0) != 0
+        || kraken_track(e, p->pub_id, 1) != 0
         || kraken_random_token(e, p->ufrag, KRAKEN_UFRAG_SIZE) != 0
         || kraken_random_token(e, p->pwd, KRAKEN_PWD_SIZE) != 0)
     {
@@ -333,20 +384,19 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
         goto failed;
     }
 
-    p->dtls = kraken_dtls_create(e->dtls, 1, sdp->fingerprint.alg,
-                                 sdp->fingerprint.digest,
-                                 sdp->fingerprint.len);
-    if (p->dtls == NULL) {
+    /* the DTLS state waits for the first valid check */
+    if (!kraken_dtls_fingerprint_usable(sdp->fingerprint.alg,
+                                        sdp->fingerprint.len))
+    {
         kraken_peer_free(p);
         kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
-                         "dtls: unsupported fingerprint %s",
+                         "dtls: unsupported fingerprint %.32s",
                          sdp->fingerprint.alg);
         goto failed;
     }
 
     *answer = kraken_peer_sdp(p, 0);
     if (*answer == NULL) {
-        kraken_dtls_free(p->dtls);
         kraken_peer_free(p);
         kraken_error_set(err, KRAKEN_ERR_SERVER_CREATE_ANSWER,
                          "answer too large");
@@ -356,6 +406,7 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
     /* a republish by the same uid replaces the old peer, as Kraken */
     old = kraken_room_peer(r, uid);
     if (old) {
+        /* a tombstone has no counts: closing it again is a no-op */
         kraken_peer_close(old, now_ms, "replaced");
         kraken_room_unlink(r, old);
         kraken_peer_free(old);
@@ -365,7 +416,11 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
     r->peers = p;
     kraken_ufrag_link(p);
 
-    kraken_log(e, "peer %.64s:%.64s:%s published", rid, uid, p->cid);
+    e->npeers++;
+    e->npending++;
+    p->pending = 1;
+
+    kraken_log(e, "peer %.64s:%.64s:%s published", rid, uid, p->pub_id);
 
     memcpy(track, p->cid, 37);
 
@@ -469,6 +524,14 @@ kraken_engine_trickle(kraken_engine_t *e, const char *rid, const char *uid,
     if (p == NULL) {
         return err->code;
     }
+
+    if (e->conf.max_candidates && p->candidates >= e->conf.max_candidates) {
+        e->counters.bounds_hit++;
+        return kraken_error_set(err, KRAKEN_ERR_INVALID_CANDIDATE,
+                                "too many candidates: %u", p->candidates);
+    }
+
+    p->candidates++;
 
     /* ICE-lite learns addresses from checks: candidates are only checked */
     if (kraken_sdp_check_candidate(candidate, strlen(candidate)) != 0) {
@@ -611,7 +674,7 @@ kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
         s->pub_uid = pub_uid;
         s->state = KRAKEN_SEND_ADDING;
         s->pub = q;
-        memcpy(s->pub_cid, q->cid, sizeof(s->pub_cid));
+        memcpy(s->pub_id, q->pub_id, sizeof(s->pub_id));
         s->ssrc = ssrc;
         kraken_rtp_rewrite_init(&s->rw, first_seq, ts_delta);
 

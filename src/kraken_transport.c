@@ -87,6 +87,17 @@ kraken_input_stun(kraken_engine_t *e, const struct sockaddr *from,
         /* the first check: nothing flows yet that could be redirected */
         (void) kraken_addr_link(p, &p->path, from, fromlen);
 
+        /* handshake state costs memory: only for a peer that checked in */
+        if (p->dtls == NULL && p->srtp == NULL) {
+            p->dtls = kraken_dtls_create(e->dtls, 1, p->remote_fp.alg,
+                                         p->remote_fp.digest,
+                                         p->remote_fp.len);
+            if (p->dtls == NULL) {
+                kraken_peer_close(p, now, "out of memory for dtls");
+                return;
+            }
+        }
+
     } else if (!kraken_addr_equal((struct sockaddr *) &p->path.sa, from)) {
         (void) kraken_addr_link(p, &p->probe, from, fromlen);
     }
@@ -166,8 +177,13 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
 
         p->connected_at = now;
 
+        if (p->pending) {
+            p->pending = 0;
+            e->npending--;
+        }
+
         kraken_log(e, "peer %.64s:%.64s:%s connected %llu ms after "
-                   "publish", p->room->id, p->uid, p->cid,
+                   "publish", p->room->id, p->uid, p->pub_id,
                    (unsigned long long) (now - p->created));
     }
 }
@@ -305,7 +321,7 @@ kraken_input_srtp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
         p->has_track = 1;
         p->next_rr = now + KRAKEN_RR_INTERVAL;
         kraken_log(e, "peer %.64s:%.64s:%s first audio %llu ms after "
-                   "publish", p->room->id, p->uid, p->cid,
+                   "publish", p->room->id, p->uid, p->pub_id,
                    (unsigned long long) (now - p->created));
     }
 
@@ -317,7 +333,7 @@ kraken_input_srtp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     if (!p->forwarded && e->counters.rtp_forwarded != forwarded) {
         p->forwarded = 1;
         kraken_log(e, "peer %.64s:%.64s:%s first forwarded %llu ms after "
-                   "publish", p->room->id, p->uid, p->cid,
+                   "publish", p->room->id, p->uid, p->pub_id,
                    (unsigned long long) (now - p->created));
     }
 }

@@ -175,8 +175,8 @@ for my $c (@cases) {
 # shapes of the successful answers
 my (undef, $pub) = $k->rpc('publish', ['shape', 'alice', $jsep_offer]);
 my $d = $pub->{data};
-like($d->{track}, qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
-     'publish: the track is a UUID v4');
+like($d->{track}, qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+     'publish: the track is shaped like a UUID (128 random bits)');
 is($d->{sdp}{type}, 'answer', 'publish: sdp is an answer object');
 like($d->{sdp}{sdp}, qr/a=ice-lite/, 'publish: the answer is ICE-lite');
 is_deeply($J->decode($d->{jsep}), $d->{sdp},
@@ -191,8 +191,15 @@ my (undef, $wrong) = $k->rpc('subscribe', ['shape', 'alice', 'other']);
 is($wrong->{error}{code}, 5002003, 'another track of a known peer');
 
 my (undef, $list) = $k->rpc('list', ['shape']);
-is_deeply($list->{data}, { peers => [{ id => 'alice', track => $d->{track} }] },
-          'list shows the publisher');
+is(scalar @{$list->{data}{peers}}, 1, 'list shows the publisher');
+is($list->{data}{peers}[0]{id}, 'alice', 'list shows the uid');
+like($list->{data}{peers}[0]{track},
+     qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+     'list shows a public track id, a UUID v4');
+isnt($list->{data}{peers}[0]{track}, $d->{track},
+     'list never shows the track publish returned');
+unlike($wrong->{error}{description}, qr/\Q$d->{track}\E/,
+       'the wrong-track error does not tell the real track');
 
 my (undef, $end) = $k->rpc('end', ['shape', 'alice', $d->{track}]);
 is_deeply($end->{data}, {}, 'end answers {}');
