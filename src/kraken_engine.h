@@ -69,21 +69,29 @@ typedef struct {
     unsigned         max_candidates;    /* trickled per peer: 5001002 */
 } kraken_engine_conf_t;
 
-/* Why datagrams were dropped, and what flowed. */
+/*
+ * Why datagrams were dropped, what flowed, and calls refused: one list,
+ * for the struct and for everything that sums or renders it.
+ */
+#define KRAKEN_ENGINE_COUNTERS(X)                                            \
+    X(stun_bad, "malformed STUN, or an unknown ufrag")                       \
+    X(stun_unauthorized, "STUN with a wrong MESSAGE-INTEGRITY")              \
+    X(dtls_failed, "DTLS handshakes that failed")                            \
+    X(srtp_failed, "SRTP/SRTCP that failed authentication or replay")        \
+    X(unknown_source, "non-STUN from an address no check admitted")          \
+    X(malformed, "not STUN, DTLS or RTP at all")                             \
+    X(oversize, "datagrams too large to forward")                            \
+    X(ssrc_refused, "RTP from a source the peer may not use")                \
+    X(path_switches, "media paths moved to a new address")                   \
+    X(bounds_hit, "calls refused by a configured bound")                     \
+    X(rtp_received, "RTP packets received")                                  \
+    X(rtp_forwarded, "RTP packets forwarded")                                \
+    X(rtcp_received, "RTCP packets received")
+
+#define KRAKEN_COUNTER_FIELD(name, help)  uint64_t  name;
+
 typedef struct {
-    uint64_t  stun_bad;                 /* malformed or unknown ufrag */
-    uint64_t  stun_unauthorized;        /* wrong MESSAGE-INTEGRITY */
-    uint64_t  dtls_failed;              /* handshakes failed */
-    uint64_t  srtp_failed;              /* auth or replay failures */
-    uint64_t  unknown_source;           /* non-STUN from an unknown address */
-    uint64_t  malformed;                /* not STUN/DTLS/RTP at all */
-    uint64_t  oversize;                 /* larger than we can forward */
-    uint64_t  ssrc_refused;             /* an SSRC the peer may not use */
-    uint64_t  path_switches;            /* media path moved to a new address */
-    uint64_t  bounds_hit;               /* calls refused by a bound */
-    uint64_t  rtp_received;
-    uint64_t  rtp_forwarded;
-    uint64_t  rtcp_received;
+    KRAKEN_ENGINE_COUNTERS(KRAKEN_COUNTER_FIELD)
 } kraken_engine_counters_t;
 
 typedef struct {
