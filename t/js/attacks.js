@@ -178,13 +178,10 @@ async function main() {
                  await waitFor(talking, 10000, 200));
     checks.check('nobody had to republish', a.restarts + b.restarts === 0);
 
-    pc.close();
-    source.stop();
+    /* no PeerConnection is closed before the summary is out (Checks) */
     sock.close();
-    await a.leave();
-    await b.leave();
-    await a.destroy();
-    await b.destroy();
+    await a.end();
+    await b.end();
     checks.finish({});
 }
 

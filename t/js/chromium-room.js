@@ -77,6 +77,7 @@ async function main() {
     const room = `chromium-${randomId()}`;
 
     const t0 = Date.now();
+    checks.afterSummary(() => browser && browser.close());
     browser = await chromium.launch({ executablePath: CHROMIUM,
                                       headless: true, args: FLAGS,
                                       timeout: 30000 });
@@ -273,14 +274,8 @@ async function main() {
         5000, 200);
     checks.check('after everybody leaves, the room is empty', empty);
 
-    await browser.close();
     checks.finish({ room, users: users.map((u) => ({ name: u.name,
                                                       uid: u.uid })) });
 }
 
-main().catch(async (e) => {
-    if (browser) {
-        await browser.close().catch(() => {});
-    }
-    checks.abort(e, { pageErrors });
-});
+main().catch((e) => checks.abort(e, { pageErrors }));

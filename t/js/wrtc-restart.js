@@ -71,10 +71,8 @@ async function main() {
     const stale = await rpc(url, 'list', [room]);
     checks.check('both are still listed', stale.peers.length === 2);
 
-    await a.leave();
-    await b.leave();
-    await a.destroy();
-    await b.destroy();
+    await a.end();
+    await b.end();
     checks.finish({});
 }
 

@@ -178,7 +178,7 @@ async function main(url, connectS, consentS, pollMs) {
                      && observer.publishes === 1,
                      { list: still, restarts: observer.restarts });
 
-        await observer.leave();
+        await observer.end();
         const empty = await waitFor(async () => (await listed()).length === 0,
                                     5000, 200);
         checks.check('after the observer ends, the room is empty', empty);

@@ -41,12 +41,16 @@ sub wait_for {
 }
 
 
+# Ports below the kernel's ephemeral range (32768 up by default): a port
+# probed free here is bound later (media ports of a second generation only
+# at a reload), and the clients' own sockets, bound meanwhile to ephemeral
+# ports, cannot take it.
 sub free_port {
     my ($proto, $count) = @_;
     $count //= 1;
 
     for (1 .. 200) {
-        my $base = 20000 + int(rand(30000));
+        my $base = 10000 + int(rand(22000));
         my @socks;
         my $ok = 1;
         for my $i (0 .. $count - 1) {
@@ -167,18 +171,103 @@ EOF
 }
 
 
+# make test SANITIZE=1 (KRAKEN_SANITIZE=1): the module is built with ASan
+# and UBSan, Debian's nginx is not, so every nginx command of the tests
+# (start, -t, -s) runs with the sanitizers' runtime preloaded: $NGINX
+# becomes sanitized_nginx() below. Only nginx gets it, no node client.
+# Reports go to files under the prefix (logs/sanitizer/report.PID), and
+# assert_clean_log fails when there is one.
+our $SANITIZE = $ENV{KRAKEN_SANITIZE};
+our $REAL_NGINX = $NGINX;
+
+$NGINX = "$^X -I$ROOT/t/lib -MKrakenTest"
+         . " -e 'KrakenTest::sanitized_nginx()' --" if $SANITIZE;
+
+
+# The environment of a sanitized nginx on $prefix: no leak check (nginx
+# does not free its pools at exit), and a process stops at its first
+# report, so that a bug cannot pass unseen. (UBSan reads its options only
+# at its first report, after nginx overwrote the environment with the
+# process title: its reports go to the error log, and the module is built
+# with -fno-sanitize-recover so that they stop the worker all the same.)
+sub sanitizer_env {
+    my ($prefix) = @_;
+    my $rt = $ENV{KRAKEN_ASAN_RT} || `gcc -print-file-name=libasan.so`;
+    my $log = "log_path=$prefix/logs/sanitizer/report";
+
+    chomp $rt;
+
+    return (LD_PRELOAD => $rt,
+            ASAN_OPTIONS => "detect_leaks=0:halt_on_error=1:$log",
+            UBSAN_OPTIONS => "halt_on_error=1:print_stacktrace=1:$log");
+}
+
+
+# perl -MKrakenTest -e 'KrakenTest::sanitized_nginx()' -- ARGS: runs
+# nginx ARGS with the runtime preloaded, reports under ARGS' -p prefix.
+sub sanitized_nginx {
+    my $prefix = '.';
+
+    for my $i (0 .. $#ARGV - 1) {
+        $prefix = $ARGV[$i + 1] if $ARGV[$i] eq '-p';
+    }
+
+    # the workers run as nobody: a way into the prefix, a place to write
+    if (-d "$prefix/logs") {
+        mkdir "$prefix/logs/sanitizer";
+        chmod 01777, "$prefix/logs/sanitizer";
+        chmod((stat $prefix)[2] & 07777 | 0111, $prefix);
+    }
+
+    my %env = sanitizer_env($prefix);
+    @ENV{keys %env} = values %env;
+
+    exec $REAL_NGINX, @ARGV or die "exec $REAL_NGINX: $!\n";
+}
+
+
+# The sanitizers' reports about this nginx, from their files and from the
+# error log (where nginx's stderr goes); '' when there is none.
+sub sanitizer_reports {
+    my ($self) = @_;
+    my @files = sort glob "$self->{prefix}/logs/sanitizer/*";
+    my $text = '';
+
+    # the first reports in full, then their names only (a worker that
+    # stops is started again, and may stop again)
+    for my $f (@files) {
+        my $r = '';
+        if (length $text < 24000 && open my $fh, '<', $f) {
+            local $/;
+            $r = substr(<$fh> // '', 0, 12000);
+            close $fh;
+        }
+        $text .= "$f:\n$r\n";
+    }
+
+    my @lines = grep { /==\d+==ERROR: |: runtime error: |^SUMMARY: \w*San/
+                       || /ERROR: Can't open file: / }
+                split /\n/, $self->error_log;
+    $text .= join("\n", 'error.log:', @lines) . "\n" if @lines;
+
+    return $text;
+}
+
+
 sub start {
     my ($self) = @_;
     my $p = $self->{prefix};
 
     my $out = `$NGINX -p $p/ -e logs/error.log -c conf/nginx.conf 2>&1`;
-    die "nginx did not start: $out\n" . $self->error_log if $? != 0;
+    die "nginx did not start: $out\n" . $self->error_log
+        . $self->sanitizer_reports if $? != 0;
 
     my $up = wait_for(sub {
         IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}",
                               Proto => 'tcp')
     }, 10);
-    die "nginx is not listening\n" . $self->error_log unless $up;
+    die "nginx is not listening\n" . $self->error_log
+        . $self->sanitizer_reports unless $up;
 
     wait_for(sub { scalar($self->worker_pids) >= $self->{workers} }, 10);
     $self->{started} = 1;
@@ -281,6 +370,13 @@ sub assert_clean_log {
     my @bad = grep { /\[(crit|alert|emerg)\]/ } split /\n/, $self->error_log;
     Test::More::ok(!@bad, $name // 'the error log has no crit, alert or emerg')
         or Test::More::diag(join "\n", @bad);
+
+    # SANITIZE=1: one more assertion; a report fails any run
+    my $reports = $self->sanitizer_reports;
+    if ($SANITIZE || $reports ne '') {
+        Test::More::ok($reports eq '', 'no sanitizer report (ASan, UBSan)')
+            or Test::More::diag($reports);
+    }
 }
 
 
@@ -322,14 +418,106 @@ sub DESTROY {
 }
 
 
-# (exit code, stdout, stderr) of `node t/js/$script @args`, with a deadline
+# A node client is a real WebRTC peer (libwebrtc in @roamhq/wrtc, or a
+# browser), and libwebrtc sometimes dies by a signal while it tears down.
+# Such a death is not a verdict on the server, and must not hide one:
+#
+#  - the scripts print their JSON summary (every check) before any peer is
+#    torn down, so a death after the summary is judged by the summary;
+#  - a death before the summary is run again, at most $o{retries} (2) more
+#    times against the same server, once the server has forgotten the dead
+#    client's peers (its consent timeout, up to $o{settle} seconds); if it
+#    keeps dying, node_checks says so plainly: "test client crashed
+#    (signal N), not a server verdict".
+#
+# (exit code, stdout, stderr, run) of `node t/js/$script @args`, with a
+# deadline. The exit code is 128 + N after death by signal N, 124 after the
+# deadline, and the summary's own (0 passed, 1 failed, 2 could not run)
+# when the client died after printing it. run: {attempts, signals (one per
+# death), signal (of the run returned, or 0), teardown (1 when it died
+# after its summary), timeout}.
 sub run_node {
     my ($script, @args) = @_;
-    my $timeout = 240;
+    my %o = (timeout => 240, retries => 2, settle => 60);
     if (@args && ref $args[0] eq 'HASH') {
-        my $o = shift @args;
-        $timeout = $o->{timeout} // $timeout;
+        %o = (%o, %{ shift @args });
     }
+
+    my $name = join ' ', $script, @args;
+    my $run = { attempts => 0, signals => [], signal => 0, teardown => 0,
+                timeout => 0 };
+    my ($url) = grep { m{^http://127\.0\.0\.1:\d+/$} } @args;
+    my $peers = $url ? active_peers($url) : undef;
+    my ($rc, $out, $err, $sig);
+
+    while (1) {
+        $run->{attempts}++;
+        ($rc, $out, $err, $sig) = node_once($script, $o{timeout}, @args);
+        $run->{timeout} = $rc == 124 && !$sig;
+        last unless $sig;
+
+        push @{ $run->{signals} }, $sig;
+        my $sum = summary($out);
+
+        if (summary_complete($sum)) {
+            $rc = summary_exit($sum);
+            $run->{teardown} = 1;
+            Test::More::diag("node $name died by signal $sig after printing"
+                             . " its summary (a crash in the client's"
+                             . " teardown): judged by its summary, exit"
+                             . " $rc");
+            last;
+        }
+
+        if ($run->{attempts} > $o{retries}) {
+            Test::More::diag("node $name died by signal $sig before printing"
+                             . " its summary, in each of its"
+                             . " $run->{attempts} runs: a client crash");
+            last;
+        }
+
+        Test::More::diag("node $name died by signal $sig before printing"
+                         . " its summary (attempt $run->{attempts} of"
+                         . " " . ($o{retries} + 1) . "): running it again"
+                         . " against the same server"
+                         . ($err =~ /\S/
+                            ? "; its stderr ended:\n" . tail($err, 8) : ''));
+
+        # the dead client's peers must not count in the next run's checks
+        if (defined $peers) {
+            my $t = time;
+            my $gone = wait_for(sub {
+                my $n = active_peers($url);
+                defined $n && $n <= $peers;
+            }, $o{settle});
+            Test::More::diag(sprintf "the server %s the dead client's peers"
+                                     . " after %.1f s", $gone ? 'forgot'
+                                     : 'still counts', time - $t);
+        }
+    }
+
+    $run->{signal} = $run->{teardown} ? 0 : $sig;
+
+    return ($rc, $out, $err, $run);
+}
+
+
+# The peers a Kraken server counts as active (info), or undef.
+sub active_peers {
+    my ($url) = @_;
+    my $res = HTTP::Tiny->new(timeout => 5)->request('POST', $url, {
+        headers => { 'Content-Type' => 'application/json' },
+        content => '{"id":"settle","method":"info","params":[]}' });
+    my $info = eval { $JSON->decode($res->{content}) };
+
+    return ref $info eq 'HASH' && ref $info->{data} eq 'HASH'
+           ? $info->{data}{active_peers} : undef;
+}
+
+
+# One run of a node script: (exit code, stdout, stderr, signal or 0).
+sub node_once {
+    my ($script, $timeout, @args) = @_;
 
     my $dir = tempdir('kraken-node-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $pid = fork // die "fork: $!";
@@ -342,17 +530,20 @@ sub run_node {
     }
 
     my $end = time + $timeout;
-    my $rc;
+    my ($rc, $sig);
     while (1) {
         my $w = waitpid($pid, WNOHANG);
         if ($w == $pid) {
-            $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+            $sig = $? & 127;
+            $rc = $sig ? 128 + $sig : $? >> 8;
+            # a shell between us reports death by signal N as 128 + N
+            $sig ||= $rc > 128 && $rc <= 128 + 64 ? $rc - 128 : 0;
             last;
         }
         if (time >= $end) {
             kill 'KILL', $pid;
             waitpid($pid, 0);
-            $rc = 124;
+            ($rc, $sig) = (124, 0);
             last;
         }
         sleep 0.1;
@@ -364,7 +555,7 @@ sub run_node {
     open my $e, '<', "$dir/err";
     my $err = <$e> // '';
 
-    return ($rc, $out, $err);
+    return ($rc, $out, $err, $sig);
 }
 
 
@@ -377,6 +568,71 @@ sub summary {
         return $s if ref $s eq 'HASH';
     }
     return undef;
+}
+
+
+# a summary as the scripts print it: {ok, checks: [{name, ok}...]}
+sub summary_complete {
+    my ($s) = @_;
+    return ref $s eq 'HASH' && exists $s->{ok}
+           && ref $s->{checks} eq 'ARRAY';
+}
+
+
+# the exit code a summary stands for: 0 passed, 1 failed, 2 could not run
+sub summary_exit {
+    my ($s) = @_;
+    my @checks = @{ $s->{checks} };
+    return 0 if $s->{ok} && @checks && !grep { !$_->{ok} } @checks;
+    return defined $s->{error} ? 2 : 1;
+}
+
+
+# The signal a node client died of, from run_node's exit code, or 0.
+sub node_signal {
+    my ($rc) = @_;
+    return $rc > 128 && $rc <= 128 + 64 ? $rc - 128 : 0;
+}
+
+
+# What a node client's run says, asserting nothing: {summary (or undef),
+# exit (the summary's when the client died after printing it), signal,
+# passed, client_crash, failure (a sentence, undef when passed)}.
+sub node_verdict {
+    my ($rc, $out, $err) = @_;
+    my $sum = summary($out);
+    my $sig = node_signal($rc);
+    my $v = { summary => undef, exit => $rc, signal => $sig, passed => 0,
+              client_crash => 0, failure => undef };
+
+    unless (summary_complete($sum)) {
+        if ($sig) {
+            $v->{client_crash} = 1;
+            $v->{failure} = "test client crashed (signal $sig), not a"
+                          . " server verdict";
+        } elsif ($rc == 124) {
+            $v->{failure} = "produced no summary within its deadline"
+                          . " (killed, exit 124)";
+        } else {
+            $v->{failure} = "produced a summary (exit $rc)";
+        }
+        return $v;
+    }
+
+    $v->{summary} = $sum;
+    $v->{exit} = summary_exit($sum) if $sig;
+    my @bad = grep { !$_->{ok} } @{ $sum->{checks} };
+
+    if ($v->{exit} == 0 && summary_exit($sum) == 0) {
+        $v->{passed} = 1;
+    } elsif (@bad) {
+        $v->{failure} = 'failed checks: '
+                      . join '; ', map { $_->{name} } @bad;
+    } else {
+        $v->{failure} = "exit $v->{exit} with a summary that passed";
+    }
+
+    return $v;
 }
 
 
@@ -401,15 +657,25 @@ sub tail {
 }
 
 
-# The node scripts' JSON summary line, each check as one Test::More ok().
+# The node scripts' JSON summary line, each check as one Test::More ok(),
+# and the exit code as one more (min => N: it ran at least N checks).
+# Returns the summary, or undef (after one failed assertion saying why)
+# when the client left none: then it either crashed (run_node already ran
+# it again) or could not run.
 sub node_checks {
-    my ($rc, $out, $err, $label) = @_;
-    my $sum = summary($out);
+    my ($rc, $out, $err, $label, %o) = @_;
+    my $v = node_verdict($rc, $out, $err);
+    my $sum = $v->{summary};
 
-    unless ($sum && ref $sum->{checks} eq 'ARRAY') {
-        Test::More::fail("$label produced a summary (exit $rc)");
-        Test::More::diag(substr($err, -3000));
+    unless ($sum) {
+        Test::More::fail("$label: $v->{failure}");
+        Test::More::diag(tail($err, 40));
         return undef;
+    }
+
+    if (defined $o{min}) {
+        Test::More::cmp_ok(scalar @{ $sum->{checks} }, '>=', $o{min},
+                           "$label ran its $o{min} checks");
     }
 
     for my $c (@{ $sum->{checks} }) {
@@ -417,8 +683,8 @@ sub node_checks {
             or Test::More::diag($JSON->encode($c->{detail} // {}));
     }
 
-    Test::More::is($rc, 0, "$label exits 0")
-        or Test::More::diag(substr($err, -3000));
+    Test::More::is($v->{exit}, 0, "$label exits 0")
+        or Test::More::diag(tail($err, 40));
 
     return $sum;
 }
