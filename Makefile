@@ -1,6 +1,26 @@
 # ngx_kraken: build, run and test against Debian's nginx.
 
 SHELL     := /bin/bash
+
+# SANITIZE=1: the module and the unit tests built with ASan and UBSan, in a
+# build directory of their own (build-san unless BUILD says otherwise).
+SANITIZE  ?=
+ifeq ($(SANITIZE),1)
+BUILD     ?= $(CURDIR)/build-san
+# UBSan's runtime reads UBSAN_OPTIONS at its first report, when nginx has
+# overwritten its environment with the process title: so no recovery, the
+# first report stops the process (it goes to stderr, nginx's error log)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+# unit tests: leaks count too; test/lsan.supp holds third-party ones only
+UNIT_ENV  := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+             LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp \
+             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# nginx is not instrumented: t/lib/KrakenTest.pm preloads the runtime
+PROVE_ENV  = KRAKEN_SANITIZE=1 \
+             KRAKEN_ASAN_RT=$$($(CC) -print-file-name=libasan.so)
+endif
+
 BUILD     ?= $(CURDIR)/build
 NGX_SRC   := /usr/share/nginx/src
 MODULE    := $(BUILD)/ngx_kraken_module.so
@@ -9,10 +29,11 @@ SRCS      := $(wildcard src/*.c src/*.h) config
 CORE_SRCS := $(filter-out src/ngx_%.c,$(wildcard src/*.c))
 CFLAGS    ?= -O2 -g
 CORE_CFLAGS = $(CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter \
-              -Isrc -I/usr/include/cjson
+              $(SAN_FLAGS) -Isrc -I/usr/include/cjson
 CORE_LIBS  = -lsrtp2 -lssl -lcrypto -lcjson -lnice
 
-.PHONY: all deps deps-test module run test unit prove bench fuzz clean
+.PHONY: all deps deps-test module run test test-sanitize unit prove bench \
+        fuzz clean FORCE
 
 all: module
 
@@ -24,12 +45,19 @@ deps-test:
 
 module: deps $(MODULE)
 
-$(BUILD)/objs/Makefile: config
+# a build directory is built anew when its flags (SANITIZE, CFLAGS) or its
+# source tree change
+$(BUILD)/flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CURDIR) $(CORE_CFLAGS)' | cmp -s - $@ \
+	    || echo '$(CURDIR) $(CORE_CFLAGS)' >$@
+
+$(BUILD)/objs/Makefile: config $(BUILD)/flags
 	rm -rf $(BUILD)/nginx-src && mkdir -p $(BUILD)
 	cp -a $(NGX_SRC) $(BUILD)/nginx-src
 	cd $(BUILD)/nginx-src && . ./conf_flags && ./configure \
-	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS)" \
-	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC $$(dpkg-buildflags --get CPPFLAGS) $(SAN_FLAGS)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC $(SAN_FLAGS)" \
 	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
 	    --builddir=$(BUILD)/objs >$(BUILD)/configure.log 2>&1 \
 	    || { tail -30 $(BUILD)/configure.log; exit 1; }
@@ -51,22 +79,37 @@ run: module
 # Unit tests of the protocol core, with cmocka.
 UNIT_TESTS := $(patsubst test/unit/%.c,$(BUILD)/unit/%,$(wildcard test/unit/test_*.c))
 
-$(BUILD)/unit/%: test/unit/%.c $(CORE_SRCS) $(wildcard src/*.h)
+$(BUILD)/unit/%: test/unit/%.c test/sim/sim.c test/sim/sim.h $(CORE_SRCS) \
+                 $(wildcard src/*.h) $(BUILD)/flags
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CORE_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -lcmocka
+	$(CC) $(CORE_CFLAGS) -Itest/sim -o $@ $< test/sim/sim.c $(CORE_SRCS) \
+	    $(CORE_LIBS) -lcmocka
 
 unit: deps-test $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "# $$t"; \
-	    (cd test/unit && $$t); done
+	    (cd test/unit && $(UNIT_ENV) $$t); done
 
 t/js/node_modules: t/js/package.json
 	cd t/js && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
+# T: the test files or directories prove runs
+T ?= t/
+
 prove: module t/js/node_modules
-	KRAKEN_MODULE=$(MODULE) ./tools/netns.sh prove -r t/
+	KRAKEN_MODULE=$(MODULE) $(PROVE_ENV) ./tools/netns.sh prove -r $(T)
 
 test: deps-test module unit prove
+
+# CI: the unit tests and the tests that feed nginx hostile input, again
+# with the sanitizers, in $(BUILD)-san.
+SANITIZE_T := t/001-build.t t/002-rpc-params.t t/003-rpc-envelope.t \
+              t/024-attacks.t
+
+test-sanitize:
+	@$(MAKE) --no-print-directory SANITIZE=1 \
+	    BUILD=$(if $(filter 1,$(SANITIZE)),$(BUILD),$(BUILD)-san) \
+	    T="$(SANITIZE_T)" deps-test module unit prove
 
 bench: deps module
 	@./tools/deps.sh bench
@@ -75,7 +118,8 @@ bench: deps module
 clean:
 	rm -rf $(BUILD)
 
-# Fuzzing the parsers with libFuzzer (clang), FUZZ_TIME seconds each.
+# Fuzzing the parsers and the datagram path with libFuzzer (clang),
+# FUZZ_TIME seconds each.
 FUZZ_TIME ?= 60
 FUZZ_CC   := clang -g -O1 -fsanitize=fuzzer,address,undefined \
              -Isrc -I/usr/include/cjson
@@ -87,8 +131,12 @@ fuzz: deps
 	    src/kraken_error.c
 	$(FUZZ_CC) -o $(BUILD)/fuzz/rpc fuzz/fuzz_rpc.c $(CORE_SRCS) \
 	    $(CORE_LIBS)
+	$(FUZZ_CC) -Itest/sim -o $(BUILD)/fuzz/datagram fuzz/fuzz_datagram.c \
+	    test/sim/sim.c $(CORE_SRCS) $(CORE_LIBS)
 	cp -r fuzz/corpus $(BUILD)/fuzz/
 	$(BUILD)/fuzz/sdp -max_total_time=$(FUZZ_TIME) -max_len=65536 \
 	    $(BUILD)/fuzz/corpus/sdp
 	$(BUILD)/fuzz/rpc -max_total_time=$(FUZZ_TIME) -max_len=65536 \
 	    $(BUILD)/fuzz/corpus/rpc
+	$(BUILD)/fuzz/datagram -max_total_time=$(FUZZ_TIME) -max_len=16384 \
+	    -detect_leaks=0 $(BUILD)/fuzz/corpus/datagram
