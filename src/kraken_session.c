@@ -675,6 +675,12 @@ kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
         s->state = KRAKEN_SEND_ADDING;
         s->pub = q;
         memcpy(s->pub_id, q->pub_id, sizeof(s->pub_id));
+
+        /* the SR state libsrtp kept for the slot's last SSRC goes too */
+        if (s->ssrc && p->srtp) {
+            kraken_srtp_forget_sent(p->srtp, s->ssrc);
+        }
+
         s->ssrc = ssrc;
         kraken_rtp_rewrite_init(&s->rw, first_seq, ts_delta);
 

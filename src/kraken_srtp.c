@@ -452,6 +452,13 @@ kraken_srtp_forget(kraken_srtp_t *s, uint32_t ssrc)
 }
 
 
+void
+kraken_srtp_forget_sent(kraken_srtp_t *s, uint32_t ssrc)
+{
+    (void) srtp_remove_stream(s->out, htonl(ssrc));
+}
+
+
 int
 kraken_srtp_protect_rtcp(kraken_srtp_t *s, uint8_t *buf, size_t *len,
     size_t cap)

@@ -46,8 +46,9 @@ int kraken_srtp_protect(kraken_srtp_t *s, uint8_t *buf, size_t *len,
     size_t cap);
 int kraken_srtp_unprotect(kraken_srtp_t *s, uint8_t *buf, size_t *len);
 
-/* Drops the inbound state libsrtp keeps for ssrc. */
+/* Drops the state libsrtp keeps for an inbound or an outbound ssrc. */
 void kraken_srtp_forget(kraken_srtp_t *s, uint32_t ssrc);
+void kraken_srtp_forget_sent(kraken_srtp_t *s, uint32_t ssrc);
 
 /*
  * Forwarded RTP: as kraken_srtp_protect(), but the caller gives the header
