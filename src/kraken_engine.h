@@ -46,6 +46,14 @@ typedef int (*kraken_random_pt)(void *data, void *buf, size_t len);
 typedef void (*kraken_room_event_pt)(void *data, const char *rid,
     int created);
 
+/*
+ * May a publish create room rid (the caller's registry of rooms has a
+ * place for it)? Called with room_event_data once every other bound
+ * passed, just before the room is created; nonzero refuses the publish
+ * with 5003000 (server busy: room registry full).
+ */
+typedef int (*kraken_room_admit_pt)(void *data, const char *rid);
+
 typedef struct {
     const char      *announce_ip;       /* our host candidate */
     uint16_t         port;              /* our media port */
@@ -55,6 +63,7 @@ typedef struct {
     kraken_send_pt   send;
     void            *send_data;
     kraken_room_event_pt  room_event;   /* may be NULL */
+    kraken_room_admit_pt  room_admit;   /* may be NULL */
     void            *room_event_data;
     kraken_log_pt    log;               /* may be NULL */
     void            *log_data;

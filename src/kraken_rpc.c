@@ -19,6 +19,7 @@ typedef struct {
     kraken_rpc_ctx_t  *ctx;
     cJSON             *params;
     int                nparams;
+    unsigned           nul;             /* params[i] has a NUL: bit i */
     cJSON             *data;            /* the result, on success */
     kraken_error_t     err;
 } kraken_call_t;
@@ -29,6 +30,7 @@ typedef struct {
     const char        *name;
     kraken_method_pt   handler;
     int                room;            /* params[0] is the room */
+    int                uid;             /* params[uid] is the uid, or -1 */
 } kraken_method_t;
 
 
@@ -44,16 +46,16 @@ static int kraken_rpc_turn(kraken_call_t *call);
 
 
 static const kraken_method_t  kraken_methods[] = {
-    { "turn",      kraken_rpc_turn,      0 },
-    { "info",      kraken_rpc_info,      0 },
-    { "list",      kraken_rpc_list,      1 },
-    { "publish",   kraken_rpc_publish,   1 },
-    { "restart",   kraken_rpc_restart,   1 },
-    { "end",       kraken_rpc_end,       1 },
-    { "trickle",   kraken_rpc_trickle,   1 },
-    { "subscribe", kraken_rpc_subscribe, 1 },
-    { "answer",    kraken_rpc_answer,    1 },
-    { NULL, NULL, 0 }
+    { "turn",      kraken_rpc_turn,      0,  0 },
+    { "info",      kraken_rpc_info,      0, -1 },
+    { "list",      kraken_rpc_list,      1, -1 },
+    { "publish",   kraken_rpc_publish,   1,  1 },
+    { "restart",   kraken_rpc_restart,   1,  1 },
+    { "end",       kraken_rpc_end,       1,  1 },
+    { "trickle",   kraken_rpc_trickle,   1,  1 },
+    { "subscribe", kraken_rpc_subscribe, 1,  1 },
+    { "answer",    kraken_rpc_answer,    1,  1 },
+    { NULL, NULL, 0, -1 }
 };
 
 
@@ -100,14 +102,36 @@ kraken_rpc_string(kraken_call_t *call, int i, const char *name)
 }
 
 
+/*
+ * params[i] as an id (a room, a uid, a track): a string without a NUL,
+ * which would cut it short and make two ids one.
+ */
+
+static const char *
+kraken_rpc_id(kraken_call_t *call, int i, const char *name)
+{
+    const char  *id;
+
+    id = kraken_rpc_string(call, i, name);
+
+    if (id != NULL && (call->nul & (1u << i))) {
+        kraken_rpc_fail(call, KRAKEN_ERR_INVALID_PARAMS,
+                        "invalid %s format contains a NUL byte", name);
+        return NULL;
+    }
+
+    return id;
+}
+
+
 /* rid, uid, cid: Kraken's parseId */
 
 static int
 kraken_rpc_ids(kraken_call_t *call, const char *ids[3])
 {
-    if ((ids[0] = kraken_rpc_string(call, 0, "rid")) == NULL
-        || (ids[1] = kraken_rpc_string(call, 1, "uid")) == NULL
-        || (ids[2] = kraken_rpc_string(call, 2, "cid")) == NULL)
+    if ((ids[0] = kraken_rpc_id(call, 0, "rid")) == NULL
+        || (ids[1] = kraken_rpc_id(call, 1, "uid")) == NULL
+        || (ids[2] = kraken_rpc_id(call, 2, "cid")) == NULL)
     {
         return call->err.code;
     }
@@ -311,14 +335,22 @@ kraken_rpc_publish(kraken_call_t *call)
         }
     }
 
-    if (kraken_id_check(rid, strlen(rid), reason, sizeof(reason)) != 0) {
+    if ((call->nul & 1u)
+        || kraken_id_check(rid, strlen(rid), reason, sizeof(reason)) != 0)
+    {
         return kraken_rpc_fail(call, KRAKEN_ERR_INVALID_PARAMS,
-                               "invalid rid format %s", reason);
+                               "invalid rid format %s",
+                               (call->nul & 1u) ? "contains a NUL byte"
+                                                 : reason);
     }
 
-    if (kraken_id_check(uid, strlen(uid), reason, sizeof(reason)) != 0) {
+    if ((call->nul & 2u)
+        || kraken_id_check(uid, strlen(uid), reason, sizeof(reason)) != 0)
+    {
         return kraken_rpc_fail(call, KRAKEN_ERR_INVALID_PARAMS,
-                               "invalid uid format %s", reason);
+                               "invalid uid format %s",
+                               (call->nul & 2u) ? "contains a NUL byte"
+                                                 : reason);
     }
 
     sdp = kraken_rpc_jsep(call, jsep, "offer");
@@ -569,7 +601,7 @@ kraken_rpc_list(kraken_call_t *call)
     const char  *rid;
 
     if (kraken_rpc_count(call, 1) != KRAKEN_OK
-        || (rid = kraken_rpc_string(call, 0, "rid")) == NULL)
+        || (rid = kraken_rpc_id(call, 0, "rid")) == NULL)
     {
         return call->err.code;
     }
@@ -607,7 +639,8 @@ kraken_rpc_info(kraken_call_t *call)
     cJSON_AddStringToObject(call->data, "updated_at", ts);
 
     if (call->ctx->info) {
-        call->ctx->info(call->ctx->info_data, call->data);
+        call->ctx->info(call->ctx->info_data, call->data,
+                        call->ctx->info_details);
         return KRAKEN_OK;
     }
 
@@ -633,7 +666,7 @@ kraken_rpc_turn(kraken_call_t *call)
     const char  *uid;
 
     if (kraken_rpc_count(call, 1) != KRAKEN_OK
-        || (uid = kraken_rpc_string(call, 0, "uid")) == NULL)
+        || (uid = kraken_rpc_id(call, 0, "uid")) == NULL)
     {
         return call->err.code;
     }
@@ -794,6 +827,112 @@ kraken_rpc_render(cJSON *data, int code, const char *description, cJSON *id,
 }
 
 
+static const kraken_method_t *
+kraken_rpc_method(cJSON *method)
+{
+    const char             *name;
+    const kraken_method_t  *m;
+
+    name = cJSON_IsString(method) ? method->valuestring : "";
+
+    for (m = kraken_methods; m->name; m++) {
+        if (strcmp(m->name, name) == 0) {
+            break;
+        }
+    }
+
+    return m;
+}
+
+
+/* the next NUL byte or "\u0000" escape of [p, end), or NULL */
+
+static const char *
+kraken_rpc_nul_at(const char *p, const char *end)
+{
+    for ( /* void */ ; p < end; p++) {
+        if (*p == '\0'
+            || (*p == '\\' && end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0))
+        {
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Which of the first 32 params are strings holding a NUL byte (bit i for
+ * params[i]). cJSON takes a NUL byte into a string, and decodes "\u0000"
+ * into one: such a string reads shorter than it is. The body is parsed
+ * again with each NUL byte made 0x01 and each "\u0000" made "\u0001": a
+ * string that reads longer there held a NUL. (Elsewhere, in "\\u0000" or
+ * as whitespace, the change keeps every length and the structure.) Only
+ * bodies holding a NUL pay for the second parse.
+ */
+
+static unsigned
+kraken_rpc_nul(const char *body, size_t len, cJSON *params)
+{
+    int        i;
+    char      *copy, *p;
+    cJSON     *root, *alt, *a, *b;
+    unsigned   mask;
+
+    if (!cJSON_IsArray(params) || kraken_rpc_nul_at(body, body + len) == NULL)
+    {
+        return 0;
+    }
+
+    /* when it cannot be told, every id holds one: none is cut short */
+    mask = ~0u;
+
+    copy = malloc(len);
+    if (copy == NULL) {
+        return mask;
+    }
+
+    memcpy(copy, body, len);
+
+    for (p = copy;
+         (p = (char *) kraken_rpc_nul_at(p, copy + len)) != NULL;
+         /* void */)
+    {
+        if (*p == '\0') {
+            *p++ = '\1';
+
+        } else {
+            p[5] = '1';
+            p += 6;
+        }
+    }
+
+    root = cJSON_ParseWithLengthOpts(copy, len, NULL, 0);
+    free(copy);
+
+    alt = cJSON_GetObjectItemCaseSensitive(root, "params");
+
+    if (cJSON_IsArray(alt)) {
+        mask = 0;
+        a = params->child;
+        b = alt->child;
+
+        for (i = 0; a && b && i < 32; i++, a = a->next, b = b->next) {
+            if (cJSON_IsString(a) && cJSON_IsString(b)
+                && strlen(a->valuestring) != strlen(b->valuestring))
+            {
+                mask |= 1u << i;
+            }
+        }
+    }
+
+    cJSON_Delete(root);
+
+    return mask;
+}
+
+
 int
 kraken_rpc_handle(kraken_rpc_ctx_t *ctx, const char *body, size_t len,
     char **out, size_t *outlen)
@@ -818,6 +957,7 @@ kraken_rpc_handle(kraken_rpc_ctx_t *ctx, const char *body, size_t len,
     call.ctx = ctx;
     call.params = cJSON_IsArray(params) ? params : NULL;
     call.nparams = call.params ? cJSON_GetArraySize(call.params) : 0;
+    call.nul = kraken_rpc_nul(body, len, call.params);
     call.data = cJSON_CreateObject();
 
     name = cJSON_IsString(method) ? method->valuestring : "";
@@ -896,6 +1036,50 @@ kraken_rpc_room(const char *body, size_t len, char *room, size_t cap)
     cJSON_Delete(root);
 
     return 0;
+}
+
+
+int
+kraken_rpc_bound(const char *body, size_t len, const char *identity,
+    size_t identity_len, char **out, size_t *outlen)
+{
+    cJSON                  *root, *id, *method, *params, *uid;
+    const char             *why;
+    const kraken_method_t  *m;
+
+    *out = NULL;
+    *outlen = 0;
+
+    root = kraken_rpc_envelope(body, len, &id, &method, &params, &why);
+    if (root == NULL) {
+        return 0;
+    }
+
+    m = kraken_rpc_method(method);
+    uid = (m->name && m->uid >= 0) ? cJSON_GetArrayItem(params, m->uid)
+                                   : NULL;
+
+    if (!cJSON_IsString(uid)
+        || (identity_len != 0
+            && strlen(uid->valuestring) == identity_len
+            && memcmp(uid->valuestring, identity, identity_len) == 0
+            && !(kraken_rpc_nul(body, len, params) & (1u << m->uid))))
+    {
+        cJSON_Delete(root);
+        return 0;
+    }
+
+    kraken_rpc_render(NULL, KRAKEN_ERR_INVALID_PARAMS,
+                      "invalid uid, not bound to this caller", id, out,
+                      outlen);
+    cJSON_Delete(root);
+
+    if (*out == NULL) {
+        return kraken_rpc_reply(500, "{\"error\":\"server error\"}", out,
+                                outlen);
+    }
+
+    return 200;
 }
 
 

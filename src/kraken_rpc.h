@@ -22,11 +22,14 @@ typedef struct {
     uint64_t          now_ms;           /* monotonic, for the engine */
 
     /*
-     * info []: fills the engine state object. NULL: this engine's own
-     * stats. Set by the glue when several workers share the answer.
+     * info []: fills the engine state object, with where rooms live
+     * (room ids, pids, ports) only when details is set. NULL: this
+     * engine's own stats. Set by the glue when several workers share the
+     * answer.
      */
-    void            (*info)(void *data, cJSON *state);
+    void            (*info)(void *data, cJSON *state, int details);
     void             *info_data;
+    int               info_details;     /* kraken_info_details on */
 } kraken_rpc_ctx_t;
 
 
@@ -45,6 +48,18 @@ int kraken_rpc_handle(kraken_rpc_ctx_t *ctx, const char *body, size_t len,
  * well-formed call (then any worker may answer it).
  */
 int kraken_rpc_room(const char *body, size_t len, char *room, size_t cap);
+
+/*
+ * The uid binding (kraken_uid_bind): a call whose uid (params[1] of
+ * publish, subscribe, answer, trickle, restart, end; params[0] of turn)
+ * is a string other than the caller's identity (len bytes; empty: no
+ * identity) is refused. Returns 0 when the call may run, else the HTTP
+ * status of the refusal, 5001000 in *out (malloc()ed). Bodies that are
+ * not calls, and uids that are not strings, are left to
+ * kraken_rpc_handle().
+ */
+int kraken_rpc_bound(const char *body, size_t len, const char *identity,
+    size_t identity_len, char **out, size_t *outlen);
 
 /*
  * A Kraken error envelope for a call that could not run (e.g. its room's

@@ -263,8 +263,8 @@ kraken_peer_slots_from_offer(kraken_peer_t *p, kraken_sdp_t *sdp,
  */
 
 static int
-kraken_publish_bounds(kraken_engine_t *e, kraken_room_t *r, unsigned n,
-    int replaces, kraken_error_t *err)
+kraken_publish_bounds(kraken_engine_t *e, const char *rid, kraken_room_t *r,
+    unsigned n, int replaces, kraken_error_t *err)
 {
     kraken_engine_conf_t  *c;
 
@@ -289,6 +289,14 @@ kraken_publish_bounds(kraken_engine_t *e, kraken_room_t *r, unsigned n,
         return kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
                                 "server busy: %u peers connecting",
                                 e->npending);
+    }
+
+    /* last, as it may take a place: the caller's registry of rooms */
+    if (r == NULL && c->room_admit
+        && c->room_admit(c->room_event_data, rid) != 0)
+    {
+        return kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
+                                "server busy: room registry full");
     }
 
     return KRAKEN_OK;
@@ -340,7 +348,7 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
                                 "room full %d", limit - (int) n);
     }
 
-    if (kraken_publish_bounds(e, r, n, old != NULL, err) != KRAKEN_OK) {
+    if (kraken_publish_bounds(e, rid, r, n, old != NULL, err) != KRAKEN_OK) {
         e->counters.bounds_hit++;
         return err->code;
     }
@@ -485,6 +493,7 @@ kraken_engine_restart(kraken_engine_t *e, const char *rid, const char *uid,
                  sdp->ice_ufrag);
         kraken_ufrag_link(p);
         p->last_consent = now_ms;
+        p->candidates = 0;
     }
 
     *answer = kraken_peer_sdp(p, 0);

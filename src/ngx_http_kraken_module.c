@@ -16,6 +16,7 @@
 
 typedef struct {
     ngx_kraken_media_conf_t   media;
+    ngx_kraken_ipc_conf_t     forward;
     ngx_flag_t                media_enabled;
 } ngx_http_kraken_main_conf_t;
 
@@ -25,21 +26,27 @@ typedef struct {
     ngx_uint_t                worker;
     ngx_uint_t                forwarded;
     ngx_str_t                 body;
+    ngx_uint_t                too_large;    /* nginx's 413 becomes JSON */
 } ngx_http_kraken_ctx_t;
 
 
 typedef struct {
     ngx_flag_t                rpc;
     ngx_flag_t                demo;
+    ngx_flag_t                info_details;
     ngx_str_t                 turn_server;
     ngx_str_t                 turn_secret;
+    ngx_http_complex_value_t *uid_bind;
+    ngx_array_t              *cors_origins; /* NULL: "*" */
 } ngx_http_kraken_loc_conf_t;
 
 
 static ngx_int_t ngx_http_kraken_handler(ngx_http_request_t *r);
 static void ngx_http_kraken_body_handler(ngx_http_request_t *r);
-static void ngx_http_kraken_forwarded(void *data, ngx_uint_t status,
-    u_char *body, size_t len);
+static ngx_int_t ngx_http_kraken_bind(ngx_http_request_t *r,
+    ngx_str_t *body);
+static void ngx_http_kraken_forwarded(void *data, ngx_uint_t rc,
+    ngx_uint_t status, u_char *body, size_t len);
 static ngx_uint_t ngx_http_kraken_ipc_rpc(u_char *body, size_t len,
     char **out, size_t *outlen);
 static ngx_int_t ngx_http_kraken_read_body(ngx_http_request_t *r,
@@ -47,12 +54,19 @@ static ngx_int_t ngx_http_kraken_read_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kraken_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *data, size_t len);
 static ngx_int_t ngx_http_kraken_cors(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_allow_origin(ngx_http_request_t *r,
+    ngx_str_t *allow);
 static ngx_int_t ngx_http_kraken_route_header(ngx_http_request_t *r);
 static ngx_table_elt_t *ngx_http_kraken_origin(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kraken_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
 
+static ngx_int_t ngx_http_kraken_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+
 static ngx_int_t ngx_http_kraken_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_kraken_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kraken_room_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static void *ngx_http_kraken_create_main_conf(ngx_conf_t *cf);
@@ -64,8 +78,16 @@ static char *ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kraken_media_listen(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_kraken_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_kraken_init_process(ngx_cycle_t *cycle);
 static void ngx_http_kraken_exit_process(ngx_cycle_t *cycle);
+
+
+/* the engine's bounds are unsigned; 0 turns one off */
+static ngx_conf_num_bounds_t  ngx_http_kraken_bound = {
+    ngx_conf_check_num_bounds, 0, NGX_MAX_INT32_VALUE
+};
 
 
 static ngx_command_t  ngx_http_kraken_commands[] = {
@@ -82,6 +104,27 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kraken_loc_conf_t, demo),
+      NULL },
+
+    { ngx_string("kraken_uid_bind"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kraken_loc_conf_t, uid_bind),
+      NULL },
+
+    { ngx_string("kraken_info_details"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kraken_loc_conf_t, info_details),
+      NULL },
+
+    { ngx_string("kraken_cors_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_kraken_cors_origin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("kraken_turn_server"),
@@ -147,13 +190,69 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
       offsetof(ngx_http_kraken_main_conf_t, media.socket_buffer),
       NULL },
 
+    { ngx_string("kraken_drain_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.drain_timeout),
+      NULL },
+
+    { ngx_string("kraken_room_peers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.room_peers),
+      &ngx_http_kraken_bound },
+
+    { ngx_string("kraken_worker_rooms"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.worker_rooms),
+      &ngx_http_kraken_bound },
+
+    { ngx_string("kraken_worker_peers"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.worker_peers),
+      &ngx_http_kraken_bound },
+
+    { ngx_string("kraken_worker_connecting"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.worker_connecting),
+      &ngx_http_kraken_bound },
+
+    { ngx_string("kraken_peer_candidates"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, media.peer_candidates),
+      &ngx_http_kraken_bound },
+
+    { ngx_string("kraken_forward_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, forward.timeout),
+      NULL },
+
+    { ngx_string("kraken_forward_pending"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, forward.pending),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_kraken_module_ctx = {
     ngx_http_kraken_add_variables,         /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_kraken_init,                  /* postconfiguration */
 
     ngx_http_kraken_create_main_conf,      /* create main configuration */
     ngx_http_kraken_init_main_conf,        /* init main configuration */
@@ -184,6 +283,14 @@ ngx_module_t  ngx_http_kraken_module = {
 
 static ngx_str_t  ngx_http_kraken_json_type = ngx_string("application/json");
 
+static u_char  ngx_http_kraken_too_large[] =
+    "{\"error\":\"request body too large\"}";
+static u_char  ngx_http_kraken_forbidden[] =
+    "{\"error\":\"origin not allowed\"}";
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
 
 static ngx_http_variable_t  ngx_http_kraken_vars[] = {
 
@@ -198,9 +305,33 @@ static ngx_int_t
 ngx_http_kraken_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
+    ngx_str_t                    allow;
     ngx_http_kraken_loc_conf_t  *klcf;
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    if ((r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) && klcf->demo) {
+        /* the demo page: nginx's index and static handlers serve it */
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_kraken_allow_origin(r, &allow);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_ABORT) {
+        /* a page of an origin not allowed: no call runs for it (CSRF) */
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_kraken_send(r, NGX_HTTP_FORBIDDEN,
+                                    ngx_http_kraken_forbidden,
+                                    sizeof(ngx_http_kraken_forbidden) - 1);
+    }
 
     if (r->method == NGX_HTTP_POST) {
         rc = ngx_http_read_client_request_body(r,
@@ -210,11 +341,6 @@ ngx_http_kraken_handler(ngx_http_request_t *r)
         }
 
         return NGX_DONE;
-    }
-
-    if ((r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) && klcf->demo) {
-        /* the demo page: nginx's index and static handlers serve it */
-        return NGX_DECLINED;
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -244,7 +370,7 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     ngx_pid_t                    pid;
     ngx_int_t                    rc;
     ngx_str_t                    body;
-    ngx_uint_t                   slot;
+    ngx_uint_t                   slot, frc;
     kraken_rpc_ctx_t             ctx;
     ngx_http_kraken_loc_conf_t  *klcf;
     u_char                       url[NGX_MAX_PATH], secret[NGX_MAX_PATH];
@@ -265,6 +391,11 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     kctx->body = body;
     ngx_http_set_ctx(r, kctx, ngx_http_kraken_module);
 
+    /* the uid binding is checked here, before the call is forwarded */
+    if (ngx_http_kraken_bind(r, &body) != NGX_DECLINED) {
+        return;
+    }
+
     /* a room's calls go to the worker that owns it */
     if (ngx_kraken_media_engine()
         && kraken_rpc_room((const char *) body.data, body.len, room,
@@ -276,18 +407,20 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
         kctx->worker = slot;
         kctx->forwarded = 1;
 
-        /* the callback may run, and finalize r, before this returns */
-        if (ngx_kraken_ipc_forward(pid, body.data, body.len, 10000,
-                                   r->connection->log,
-                                   ngx_http_kraken_forwarded, r)
-            == NGX_OK)
-        {
-            return;
+        /*
+         * The callback may run, and finalize r, before this returns.
+         * A call the owner cannot take is answered with an error, never
+         * run here: the room would then live in two workers.
+         */
+        frc = ngx_kraken_ipc_forward(slot, pid, body.data, body.len,
+                                     r->pool, r->connection->log,
+                                     ngx_http_kraken_forwarded, r);
+
+        if (frc != NGX_KRAKEN_IPC_OK) {
+            ngx_http_kraken_forwarded(r, frc, 0, NULL, 0);
         }
 
-        /* the owner just died: its rooms are gone, this worker answers */
-        kctx->worker = ngx_kraken_registry_self();
-        kctx->forwarded = 0;
+        return;
     }
 
     ngx_memzero(&ctx, sizeof(kraken_rpc_ctx_t));
@@ -298,6 +431,7 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     if (ctx.engine) {
         ctx.info = ngx_kraken_registry_info;
         ctx.info_data = ctx.engine;
+        ctx.info_details = klcf->info_details;
     }
 
     if (klcf->turn_server.len && klcf->turn_server.len < NGX_MAX_PATH
@@ -341,25 +475,23 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
 
 
 static void
-ngx_http_kraken_forwarded(void *data, ngx_uint_t status, u_char *body,
-    size_t len)
+ngx_http_kraken_forwarded(void *data, ngx_uint_t rc, ngx_uint_t status,
+    u_char *body, size_t len)
 {
     ngx_http_request_t *r = data;
 
     char                   *out;
-    ngx_int_t               rc;
     ngx_http_kraken_ctx_t  *kctx;
 
     out = NULL;
 
-    if (status == 0) {
-        /* the owner is gone or stuck: Kraken's timeout error */
+    if (rc != NGX_KRAKEN_IPC_OK) {
+        /* the owner is busy, gone or stuck: Kraken's timeout error */
         kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
 
         status = kraken_rpc_error((const char *) kctx->body.data,
                                   kctx->body.len, KRAKEN_ERR_SERVER_TIMEOUT,
-                                  "the room's worker did not answer", &out,
-                                  &len);
+                                  ngx_kraken_ipc_strerror(rc), &out, &len);
         if (out == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
@@ -376,10 +508,63 @@ ngx_http_kraken_forwarded(void *data, ngx_uint_t status, u_char *body,
         return;
     }
 
-    rc = ngx_http_kraken_send(r, status, body, len);
+    ngx_http_finalize_request(r, ngx_http_kraken_send(r, status, body, len));
+    free(out);
+}
+
+
+/*
+ * kraken_uid_bind: a call naming a uid other than the caller's identity
+ * is answered 5001000 by the worker that accepted it, before it could be
+ * forwarded. NGX_DECLINED: the call goes on; otherwise r is finalized.
+ */
+
+static ngx_int_t
+ngx_http_kraken_bind(ngx_http_request_t *r, ngx_str_t *body)
+{
+    int                          status;
+    char                        *out;
+    size_t                       outlen;
+    ngx_int_t                    rc;
+    ngx_str_t                    identity;
+    ngx_http_kraken_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    if (klcf->uid_bind == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_complex_value(r, klcf->uid_bind, &identity) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    status = kraken_rpc_bound((const char *) body->data, body->len,
+                              (const char *) identity.data, identity.len,
+                              &out, &outlen);
+    if (status == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "kraken: call refused, its uid is not \"%V\"", &identity);
+
+    if (out == NULL
+        || ngx_http_kraken_cors(r) == NGX_ERROR
+        || ngx_http_kraken_route_header(r) != NGX_OK)
+    {
+        free(out);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_kraken_send(r, status, (u_char *) out, outlen);
     free(out);
 
     ngx_http_finalize_request(r, rc);
+
+    return NGX_OK;
 }
 
 
@@ -500,7 +685,10 @@ ngx_http_kraken_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
 }
 
 
-/* Kraken's CORS: only when the request names an Origin. */
+/*
+ * Kraken's CORS, only when the request names an Origin, and only for an
+ * origin kraken_cors_origin allows. Never credentials: "*" by default.
+ */
 
 static ngx_int_t
 ngx_http_kraken_cors(ngx_http_request_t *r)
@@ -510,16 +698,26 @@ ngx_http_kraken_cors(ngx_http_request_t *r)
                                  "Mixin-Conversation-ID");
     static ngx_str_t  methods = ngx_string("OPTIONS,GET,POST,DELETE");
     static ngx_str_t  max_age = ngx_string("600");
+    static ngx_str_t  vary = ngx_string("Origin");
 
-    ngx_table_elt_t  *origin;
+    ngx_int_t                    rc;
+    ngx_str_t                    allow;
+    ngx_http_kraken_loc_conf_t  *klcf;
 
-    origin = ngx_http_kraken_origin(r);
-    if (origin == NULL) {
-        return NGX_OK;
+    rc = ngx_http_kraken_allow_origin(r, &allow);
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
-    if (ngx_http_kraken_add_header(r, "Access-Control-Allow-Origin",
-                                   &origin->value)
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    if (klcf->cors_origins
+        && ngx_http_kraken_add_header(r, "Vary", &vary) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_kraken_add_header(r, "Access-Control-Allow-Origin", &allow)
         != NGX_OK
         || ngx_http_kraken_add_header(r, "Access-Control-Allow-Headers",
                                       &headers)
@@ -534,6 +732,52 @@ ngx_http_kraken_cors(ngx_http_request_t *r)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The Access-Control-Allow-Origin of r: NGX_OK with *allow set,
+ * NGX_DECLINED when r names no Origin, NGX_ABORT when kraken_cors_origin
+ * does not allow its Origin.
+ */
+
+static ngx_int_t
+ngx_http_kraken_allow_origin(ngx_http_request_t *r, ngx_str_t *allow)
+{
+    ngx_str_t                    value;
+    ngx_uint_t                   i;
+    ngx_table_elt_t             *origin;
+    ngx_http_complex_value_t    *cv;
+    ngx_http_kraken_loc_conf_t  *klcf;
+
+    origin = ngx_http_kraken_origin(r);
+    if (origin == NULL) {
+        return NGX_DECLINED;
+    }
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    if (klcf->cors_origins == NULL) {
+        ngx_str_set(allow, "*");
+        return NGX_OK;
+    }
+
+    cv = klcf->cors_origins->elts;
+
+    for (i = 0; i < klcf->cors_origins->nelts; i++) {
+        if (ngx_http_complex_value(r, &cv[i], &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (value.len == origin->value.len
+            && ngx_strncmp(value.data, origin->value.data, value.len) == 0)
+        {
+            *allow = origin->value;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_ABORT;
 }
 
 
@@ -621,6 +865,110 @@ ngx_http_kraken_add_header(ngx_http_request_t *r, char *key,
 }
 
 
+/*
+ * nginx answers a body over client_max_body_size itself, with an HTML
+ * page and before the handler runs: on a kraken_rpc location the answer
+ * becomes JSON with the CORS headers, so that a browser client can read
+ * it. The header filter marks it, the body filter swaps the page.
+ */
+
+static ngx_int_t
+ngx_http_kraken_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_kraken_ctx_t       *kctx;
+    ngx_http_kraken_loc_conf_t  *klcf;
+
+    if (r->headers_out.status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+        || r != r->main)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+    if (!klcf->rpc) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+
+    if (kctx == NULL) {
+        kctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kraken_ctx_t));
+        if (kctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        kctx->worker = NGX_KRAKEN_MAX_SLOTS;
+        ngx_http_set_ctx(r, kctx, ngx_http_kraken_module);
+    }
+
+    if (ngx_http_kraken_cors(r) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    kctx->too_large = 1;
+
+    r->headers_out.content_type = ngx_http_kraken_json_type;
+    r->headers_out.content_type_len = ngx_http_kraken_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = sizeof(ngx_http_kraken_too_large) - 1;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_kraken_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t              *b;
+    ngx_uint_t              last;
+    ngx_chain_t            *cl, out;
+    ngx_http_kraken_ctx_t  *kctx;
+
+    kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+
+    if (kctx == NULL || !kctx->too_large) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+
+        if (cl->buf->last_buf) {
+            last = 1;
+        }
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    kctx->too_large = 0;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ngx_http_kraken_too_large;
+    b->last = b->pos + sizeof(ngx_http_kraken_too_large) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
 static ngx_int_t
 ngx_http_kraken_add_variables(ngx_conf_t *cf)
 {
@@ -684,6 +1032,19 @@ ngx_http_kraken_room_variable(ngx_http_request_t *r,
 }
 
 
+static ngx_int_t
+ngx_http_kraken_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_kraken_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_kraken_body_filter;
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_http_kraken_create_main_conf(ngx_conf_t *cf)
 {
@@ -706,6 +1067,14 @@ ngx_http_kraken_create_main_conf(ngx_conf_t *cf)
     kmcf->media.tombstone_time = NGX_CONF_UNSET_MSEC;
     kmcf->media.socket_buffer = NGX_CONF_UNSET_SIZE;
     kmcf->media.shm_size = NGX_CONF_UNSET_SIZE;
+    kmcf->media.drain_timeout = NGX_CONF_UNSET_MSEC;
+    kmcf->media.room_peers = NGX_CONF_UNSET_UINT;
+    kmcf->media.worker_rooms = NGX_CONF_UNSET_UINT;
+    kmcf->media.worker_peers = NGX_CONF_UNSET_UINT;
+    kmcf->media.worker_connecting = NGX_CONF_UNSET_UINT;
+    kmcf->media.peer_candidates = NGX_CONF_UNSET_UINT;
+    kmcf->forward.timeout = NGX_CONF_UNSET_MSEC;
+    kmcf->forward.pending = NGX_CONF_UNSET;
 
     return kmcf;
 }
@@ -724,6 +1093,20 @@ ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(kmcf->media.tombstone_time, 300000);
     ngx_conf_init_size_value(kmcf->media.socket_buffer, 4 * 1024 * 1024);
     ngx_conf_init_size_value(kmcf->media.shm_size, 8 * 1024 * 1024);
+    ngx_conf_init_msec_value(kmcf->media.drain_timeout, 3600000);
+
+    /* see README: a core's forwarding, memory, a browser's candidates */
+    ngx_conf_init_uint_value(kmcf->media.room_peers, 1000);
+    ngx_conf_init_uint_value(kmcf->media.worker_rooms, 2000);
+    ngx_conf_init_uint_value(kmcf->media.worker_peers, 2000);
+    ngx_conf_init_uint_value(kmcf->media.worker_connecting, 1000);
+    ngx_conf_init_uint_value(kmcf->media.peer_candidates, 64);
+    ngx_conf_init_msec_value(kmcf->forward.timeout, 10000);
+    ngx_conf_init_value(kmcf->forward.pending, 256);
+
+    if (kmcf->forward.pending < 1) {
+        return "kraken_forward_pending must be at least 1";
+    }
 
     if (kmcf->media.listen == NULL) {
         if (kmcf->media.announce.len) {
@@ -784,6 +1167,9 @@ ngx_http_kraken_create_loc_conf(ngx_conf_t *cf)
 
     klcf->rpc = NGX_CONF_UNSET;
     klcf->demo = NGX_CONF_UNSET;
+    klcf->info_details = NGX_CONF_UNSET;
+    klcf->uid_bind = NGX_CONF_UNSET_PTR;
+    klcf->cors_origins = NGX_CONF_UNSET_PTR;
 
     return klcf;
 }
@@ -797,6 +1183,9 @@ ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->rpc, prev->rpc, 0);
     ngx_conf_merge_value(conf->demo, prev->demo, 0);
+    ngx_conf_merge_value(conf->info_details, prev->info_details, 0);
+    ngx_conf_merge_ptr_value(conf->uid_bind, prev->uid_bind, NULL);
+    ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_str_value(conf->turn_server, prev->turn_server, "");
     ngx_conf_merge_str_value(conf->turn_secret, prev->turn_secret, "");
 
@@ -862,6 +1251,79 @@ ngx_http_kraken_media_listen(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * kraken_cors_origin * | origin ...: each origin may hold variables, and
+ * one whose value is the request's Origin allows it.
+ */
+
+static char *
+ngx_http_kraken_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kraken_loc_conf_t  *klcf = conf;
+
+    u_char                            *p;
+    ngx_str_t                         *value;
+    ngx_uint_t                         i;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (klcf->cors_origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2
+        && value[1].len == 1 && value[1].data[0] == '*')
+    {
+        klcf->cors_origins = NULL;
+        return NGX_CONF_OK;
+    }
+
+    klcf->cors_origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                          sizeof(ngx_http_complex_value_t));
+    if (klcf->cors_origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_http_script_variables_count(&value[i]) == 0) {
+            /* an origin is scheme://host[:port], never a path */
+            p = ngx_strlcasestrn(value[i].data, value[i].data + value[i].len,
+                                 (u_char *) "://", 3 - 1);
+
+            if (p == NULL
+                || ngx_strlchr(p + 3, value[i].data + value[i].len, '/'))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" is not an origin "
+                                   "(scheme://host[:port]), or \"*\" "
+                                   "alone", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        cv = ngx_array_push(klcf->cors_origins);
+        if (cv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[i];
+        ccv.complex_value = cv;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_kraken_init_process(ngx_cycle_t *cycle)
 {
@@ -877,6 +1339,8 @@ ngx_http_kraken_init_process(ngx_cycle_t *cycle)
     if (kmcf == NULL || !kmcf->media_enabled) {
         return NGX_OK;
     }
+
+    ngx_kraken_ipc_init(&kmcf->forward);
 
     return ngx_kraken_media_init_process(cycle, &kmcf->media,
                                          ngx_http_kraken_ipc_rpc);

@@ -11,15 +11,26 @@
 #include "ngx_kraken_media.h"
 #include "ngx_kraken_registry.h"
 #include "ngx_kraken_ipc.h"
+#include "kraken_udp.h"
 
 
 #define NGX_KRAKEN_BATCH       64
-#define NGX_KRAKEN_DGRAM_SIZE  2048
 #define NGX_KRAKEN_TIMER_MAX   100
+
+/*
+ * Larger than any datagram the engine accepts (1500 bytes, the rest it
+ * counts as oversize), so that a truncated one (MSG_TRUNC) is recognised.
+ */
+#define NGX_KRAKEN_DGRAM_SIZE  2048
+
+/* at most one line a second about datagrams the socket refused */
+#define NGX_KRAKEN_SEND_LOG    1
 
 
 static void ngx_kraken_media_read_handler(ngx_event_t *rev);
 static void ngx_kraken_media_timer_handler(ngx_event_t *ev);
+static ngx_int_t ngx_kraken_media_drain(ngx_log_t *log,
+    kraken_engine_stats_t *st);
 static void ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n);
 static void ngx_kraken_media_log(void *data, const char *msg);
 
@@ -28,6 +39,13 @@ static kraken_engine_t   *ngx_kraken_engine;
 static ngx_connection_t  *ngx_kraken_udp;
 static ngx_event_t        ngx_kraken_timer;
 static ngx_log_t         *ngx_kraken_log;
+static ngx_kraken_media_conf_t  *ngx_kraken_mcf;
+
+/* after a reload: when draining began, when a peer was last connected */
+static ngx_uint_t         ngx_kraken_draining;
+static ngx_msec_t         ngx_kraken_drain_start;
+static ngx_msec_t         ngx_kraken_drain_connected;
+static time_t             ngx_kraken_send_logged;
 
 /* receive buffers, preallocated: nothing is allocated per datagram */
 static u_char             ngx_kraken_rbuf[NGX_KRAKEN_BATCH]
@@ -59,6 +77,7 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     kraken_engine_conf_t   ecf;
 
     ngx_kraken_log = cycle->log;
+    ngx_kraken_mcf = mcf;
 
     ngx_memcpy(&sa, mcf->listen->sockaddr, mcf->listen->socklen);
     socklen = mcf->listen->socklen;
@@ -130,7 +149,13 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     ecf.send = ngx_kraken_media_send;
     ecf.send_data = NULL;
     ecf.room_event = ngx_kraken_registry_room_event;
+    ecf.room_admit = ngx_kraken_registry_room_admit;
     ecf.room_event_data = NULL;
+    ecf.max_room_peers = (unsigned) mcf->room_peers;
+    ecf.max_rooms = (unsigned) mcf->worker_rooms;
+    ecf.max_peers = (unsigned) mcf->worker_peers;
+    ecf.max_pending = (unsigned) mcf->worker_connecting;
+    ecf.max_candidates = (unsigned) mcf->peer_candidates;
     ecf.log = ngx_kraken_media_log;
     ecf.log_data = cycle->log;
 
@@ -239,6 +264,15 @@ ngx_kraken_media_read_handler(ngx_event_t *rev)
         }
 
         for (i = 0; i < n; i++) {
+
+            if (ngx_kraken_rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                ngx_log_debug1(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                               "kraken: truncated datagram dropped, "
+                               "%ui bytes read",
+                               (ngx_uint_t) ngx_kraken_rmsg[i].msg_len);
+                continue;
+            }
+
             kraken_engine_input(ngx_kraken_engine,
                             (struct sockaddr *) &ngx_kraken_raddr[i],
                             ngx_kraken_rmsg[i].msg_hdr.msg_namelen,
@@ -261,7 +295,7 @@ ngx_kraken_media_timer_handler(ngx_event_t *ev)
     uint64_t               next;
     kraken_engine_stats_t  st;
 
-    if (ngx_kraken_engine == NULL || ngx_quit) {
+    if (ngx_kraken_engine == NULL) {
         return;
     }
 
@@ -273,13 +307,14 @@ ngx_kraken_media_timer_handler(ngx_event_t *ev)
 
     /*
      * After a reload the old worker lives on while it has calls: this
-     * timer keeps it, new rooms go to the new workers.
+     * timer keeps it, new rooms go to the new workers. ngx_quit: the
+     * signal came, ngx_exiting is set once this event loop turn ends.
      */
     ev->cancelable = (st.active_peers == 0);
 
-    if (ngx_exiting && st.active_peers == 0) {
-        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                      "kraken: last call ended, worker exits");
+    if ((ngx_exiting || ngx_quit)
+        && ngx_kraken_media_drain(ev->log, &st) == NGX_DONE)
+    {
         ngx_kraken_media_exit_process((ngx_cycle_t *) ngx_cycle);
         return;
     }
@@ -296,41 +331,97 @@ ngx_kraken_media_timer_handler(ngx_event_t *ev)
 }
 
 
+/*
+ * An old generation leaves: only connected calls keep it, and at most
+ * kraken_drain_timeout. Peers that never connect do not, however many
+ * publishes its rooms still get: with no connected peer for a connect
+ * timeout, it goes. NGX_DONE: the worker closes its peers and exits, its
+ * rooms leave the registry, and their clients, answered 5002001 by the
+ * new workers, publish again there.
+ */
+
+static ngx_int_t
+ngx_kraken_media_drain(ngx_log_t *log, kraken_engine_stats_t *st)
+{
+    ngx_msec_t                now;
+    ngx_kraken_media_conf_t  *mcf;
+
+    mcf = ngx_kraken_mcf;
+    now = ngx_current_msec;
+
+    if (!ngx_kraken_draining) {
+        ngx_kraken_draining = 1;
+        ngx_kraken_drain_start = now;
+        ngx_kraken_drain_connected = now;
+
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "kraken: worker draining: %d peers (%d connected) "
+                      "in %d rooms; it exits when its calls end, after "
+                      "%M ms without a connected peer, or in %M ms",
+                      st->active_peers, st->connected_peers,
+                      st->active_rooms, mcf->connect_timeout,
+                      mcf->drain_timeout);
+    }
+
+    if (st->active_peers == 0) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "kraken: last call ended, worker exits");
+        return NGX_DONE;
+    }
+
+    if (st->connected_peers) {
+        ngx_kraken_drain_connected = now;
+
+    } else if (now - ngx_kraken_drain_connected >= mcf->connect_timeout) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "kraken: no connected peer for %M ms, worker exits "
+                      "and closes %d unconnected peers in %d rooms",
+                      now - ngx_kraken_drain_connected, st->active_peers,
+                      st->active_rooms);
+        return NGX_DONE;
+    }
+
+    if (now - ngx_kraken_drain_start >= mcf->drain_timeout) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "kraken: kraken_drain_timeout passed, worker exits "
+                      "and closes %d peers (%d connected) in %d rooms",
+                      st->active_peers, st->connected_peers,
+                      st->active_rooms);
+        return NGX_DONE;
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n)
 {
-    int             i, sent;
-    struct iovec    iov[NGX_KRAKEN_BATCH];
-    struct mmsghdr  msg[NGX_KRAKEN_BATCH];
+    int  sent, err;
 
-    if (ngx_kraken_udp == NULL) {
+    if (ngx_kraken_udp == NULL || n <= 0) {
         return;
     }
 
-    while (n > 0) {
+    sent = kraken_udp_send_batch(ngx_kraken_udp->fd, dg, n, &err);
 
-        for (i = 0; i < n && i < NGX_KRAKEN_BATCH; i++) {
-            iov[i].iov_base = dg[i].buf;
-            iov[i].iov_len = dg[i].len;
-            ngx_memzero(&msg[i], sizeof(struct mmsghdr));
-            msg[i].msg_hdr.msg_name = &dg[i].addr;
-            msg[i].msg_hdr.msg_namelen = dg[i].addrlen;
-            msg[i].msg_hdr.msg_iov = &iov[i];
-            msg[i].msg_hdr.msg_iovlen = 1;
-        }
-
-        sent = sendmmsg(ngx_kraken_udp->fd, msg, i, 0);
-
-        if (sent <= 0) {
-            /* a full socket buffer drops the rest, like the network would */
-            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_kraken_log,
-                           ngx_socket_errno, "kraken: sendmmsg() %d", sent);
-            return;
-        }
-
-        dg += sent;
-        n -= sent;
+    if (sent == n) {
+        return;
     }
+
+    /* one line per batch at most, and at info at most once a second */
+
+    if (ngx_time() - ngx_kraken_send_logged >= NGX_KRAKEN_SEND_LOG) {
+        ngx_kraken_send_logged = ngx_time();
+        ngx_log_error(NGX_LOG_INFO, ngx_kraken_log, err,
+                      "kraken: sendmmsg() dropped %d of %d datagrams",
+                      n - sent, n);
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_kraken_log, err,
+                   "kraken: sendmmsg() dropped %d of %d datagrams",
+                   n - sent, n);
 }
 
 

@@ -23,6 +23,14 @@ typedef struct {
     ngx_msec_t               tombstone_time;
     size_t                   socket_buffer;
     size_t                   shm_size;
+    ngx_msec_t               drain_timeout; /* old generation's calls */
+
+    /* bounds, 0: none */
+    ngx_uint_t               room_peers;
+    ngx_uint_t               worker_rooms;
+    ngx_uint_t               worker_peers;
+    ngx_uint_t               worker_connecting;
+    ngx_uint_t               peer_candidates;
 } ngx_kraken_media_conf_t;
 
 

@@ -11,6 +11,19 @@
 
 
 /*
+ * A room's node takes at most this much of the zone: the node and a
+ * 256-byte id, rounded up to the slab's size class.
+ */
+#define NGX_KRAKEN_ROOM_SIZE   512
+
+/* at most one line a minute about refused rooms, per worker */
+#define NGX_KRAKEN_FULL_LOG    60
+
+/* info lists at most this many of a worker's rooms */
+#define NGX_KRAKEN_INFO_ROOMS  100
+
+
+/*
  * The registry lives in shared memory and survives reloads: the workers
  * of every generation, and which worker holds each room, so an RPC that
  * lands anywhere reaches the room's only owner.
@@ -23,12 +36,17 @@ typedef struct {
     ngx_uint_t                worker;           /* ngx_worker */
     ngx_uint_t                nworkers;         /* of its generation */
     in_port_t                 port;
+    size_t                    ipc_len;          /* 0: not listening */
+    u_char                    ipc[NGX_KRAKEN_IPC_NAME_LEN];
     kraken_engine_stats_t     stats;
+    ngx_queue_t               rooms;            /* its room nodes */
+    ngx_uint_t                nrooms;
 } ngx_kraken_slot_t;
 
 
 typedef struct {
     ngx_str_node_t            sn;
+    ngx_queue_t               queue;            /* of its slot's rooms */
     ngx_uint_t                slot;
     ngx_uint_t                epoch;
     u_char                    data[1];
@@ -39,6 +57,8 @@ typedef struct {
     ngx_rbtree_t              rbtree;
     ngx_rbtree_node_t         sentinel;
     ngx_uint_t                generation;
+    ngx_uint_t                nrooms;
+    ngx_uint_t                max_rooms;        /* what the zone holds */
     ngx_kraken_slot_t         slots[NGX_KRAKEN_MAX_SLOTS];
 } ngx_kraken_shctx_t;
 
@@ -54,6 +74,9 @@ static ngx_int_t ngx_kraken_registry_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_uint_t ngx_kraken_registry_alive(ngx_kraken_slot_t *s);
 static void ngx_kraken_registry_purge(ngx_kraken_shctx_t *ctx,
     ngx_slab_pool_t *shpool, ngx_uint_t slot);
+static ngx_int_t ngx_kraken_registry_insert_locked(const char *rid);
+static void ngx_kraken_registry_delete_locked(ngx_kraken_room_node_t *rn);
+static void ngx_kraken_registry_full(const char *why);
 
 
 static ngx_kraken_registry_conf_t  *ngx_kraken_registry_conf;
@@ -61,6 +84,7 @@ static ngx_kraken_shctx_t          *ngx_kraken_sh;
 static ngx_slab_pool_t             *ngx_kraken_shpool;
 static ngx_uint_t                   ngx_kraken_slot = NGX_KRAKEN_MAX_SLOTS;
 static ngx_uint_t                   ngx_kraken_generation;
+static time_t                       ngx_kraken_full_logged;
 
 
 ngx_int_t
@@ -98,6 +122,7 @@ ngx_kraken_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_kraken_shctx_t  *octx = data;
 
+    ngx_uint_t           i, pages;
     ngx_slab_pool_t     *shpool;
     ngx_kraken_shctx_t  *ctx;
 
@@ -124,6 +149,17 @@ ngx_kraken_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&ctx->rbtree, &ctx->sentinel,
                     ngx_str_rbtree_insert_value);
     ctx->generation = 1;
+
+    for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
+        ngx_queue_init(&ctx->slots[i].rooms);
+    }
+
+    /* the free pages, less some for partly used pages of each size class */
+    pages = shpool->pfree > 8 ? shpool->pfree - 8 : 0;
+    ctx->max_rooms = pages * (ngx_pagesize / NGX_KRAKEN_ROOM_SIZE);
+
+    /* a full zone is a refused room (ngx_kraken_registry_full), not crit */
+    shpool->log_nomem = 0;
     shpool->data = ctx;
 
 done:
@@ -195,6 +231,7 @@ found:
     s = &ngx_kraken_sh->slots[want];
     i = s->epoch + 1;
     ngx_memzero(s, sizeof(ngx_kraken_slot_t));
+    ngx_queue_init(&s->rooms);
     s->epoch = i;
     s->pid = ngx_pid;
     s->generation = ngx_kraken_generation;
@@ -251,31 +288,84 @@ ngx_kraken_registry_self(void)
 }
 
 
+void
+ngx_kraken_registry_set_ipc(u_char *name, size_t len)
+{
+    ngx_kraken_slot_t  *s;
+
+    if (ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS
+        || len > NGX_KRAKEN_IPC_NAME_LEN)
+    {
+        return;
+    }
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    s = &ngx_kraken_sh->slots[ngx_kraken_slot];
+
+    if (s->pid == ngx_pid) {
+        ngx_memcpy(s->ipc, name, len);
+        s->ipc_len = len;
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_kraken_registry_ipc(ngx_uint_t slot, ngx_pid_t pid, u_char *name,
+    size_t *len)
+{
+    ngx_int_t           rc;
+    ngx_kraken_slot_t  *s;
+
+    if (ngx_kraken_sh == NULL || slot >= NGX_KRAKEN_MAX_SLOTS) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    s = &ngx_kraken_sh->slots[slot];
+
+    if (s->pid == pid && s->ipc_len && s->ipc_len <= NGX_KRAKEN_IPC_NAME_LEN)
+    {
+        ngx_memcpy(name, s->ipc, s->ipc_len);
+        *len = s->ipc_len;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    return rc;
+}
+
+
 static void
 ngx_kraken_registry_purge(ngx_kraken_shctx_t *ctx, ngx_slab_pool_t *shpool,
     ngx_uint_t slot)
 {
-    ngx_rbtree_node_t       *node, *next, *sentinel;
+    ngx_queue_t             *q;
     ngx_kraken_room_node_t  *rn;
 
-    sentinel = ctx->rbtree.sentinel;
-
-    if (ctx->rbtree.root == sentinel) {
-        return;
+    /* the slot's own rooms only: no walk over the whole registry */
+    while (!ngx_queue_empty(&ctx->slots[slot].rooms)) {
+        q = ngx_queue_head(&ctx->slots[slot].rooms);
+        rn = ngx_queue_data(q, ngx_kraken_room_node_t, queue);
+        ngx_kraken_registry_delete_locked(rn);
     }
+}
 
-    for (node = ngx_rbtree_min(ctx->rbtree.root, sentinel);
-         node;
-         node = next)
-    {
-        next = ngx_rbtree_next(&ctx->rbtree, node);
-        rn = (ngx_kraken_room_node_t *) node;
 
-        if (rn->slot == slot) {
-            ngx_rbtree_delete(&ctx->rbtree, node);
-            ngx_slab_free_locked(shpool, rn);
-        }
-    }
+static void
+ngx_kraken_registry_delete_locked(ngx_kraken_room_node_t *rn)
+{
+    ngx_rbtree_delete(&ngx_kraken_sh->rbtree, &rn->sn.node);
+    ngx_queue_remove(&rn->queue);
+    ngx_kraken_sh->slots[rn->slot].nrooms--;
+    ngx_kraken_sh->nrooms--;
+    ngx_slab_free_locked(ngx_kraken_shpool, rn);
 }
 
 
@@ -369,11 +459,42 @@ found:
 }
 
 
+/*
+ * A publish is about to create a room: it takes its place in the
+ * registry now, or is refused (server busy) when the zone is full. Taken
+ * under the lock, so that workers racing for the last places cannot all
+ * have them; should the publish still fail, the place stays this
+ * worker's, which any call for the room then reaches, until the room
+ * comes and goes or the worker exits.
+ */
+
+int
+ngx_kraken_registry_room_admit(void *data, const char *rid)
+{
+    ngx_int_t  rc;
+
+    if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS) {
+        return 0;
+    }
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+    rc = ngx_kraken_registry_insert_locked(rid);
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    if (rc == NGX_OK) {
+        return 0;
+    }
+
+    ngx_kraken_registry_full("new rooms are refused");
+
+    return -1;
+}
+
+
 void
 ngx_kraken_registry_room_event(void *data, const char *rid, int created)
 {
-    size_t                   len;
-    uint32_t                 hash;
+    ngx_int_t                rc;
     ngx_str_t                name;
     ngx_kraken_room_node_t  *rn;
 
@@ -381,40 +502,81 @@ ngx_kraken_registry_room_event(void *data, const char *rid, int created)
         return;
     }
 
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    if (created) {
+        /* admitted already, unless the engine runs without admission */
+        rc = ngx_kraken_registry_insert_locked(rid);
+        ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+        if (rc != NGX_OK) {
+            ngx_kraken_registry_full("a new room is reached only through "
+                                     "its hash");
+        }
+
+        return;
+    }
+
+    name.data = (u_char *) rid;
+    name.len = ngx_strlen(rid);
+
+    rn = (ngx_kraken_room_node_t *) ngx_str_rbtree_lookup(
+                                        &ngx_kraken_sh->rbtree, &name,
+                                        ngx_crc32_long(name.data, name.len));
+
+    if (rn && rn->slot == ngx_kraken_slot) {
+        ngx_kraken_registry_delete_locked(rn);
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+}
+
+
+/* rid is this worker's room: NGX_OK, or NGX_DECLINED when it has no place */
+
+static ngx_int_t
+ngx_kraken_registry_insert_locked(const char *rid)
+{
+    size_t                   len;
+    uint32_t                 hash;
+    ngx_str_t                name;
+    ngx_kraken_slot_t       *s;
+    ngx_kraken_room_node_t  *rn;
+
     len = ngx_strlen(rid);
     name.data = (u_char *) rid;
     name.len = len;
     hash = ngx_crc32_long((u_char *) rid, len);
 
-    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+    s = &ngx_kraken_sh->slots[ngx_kraken_slot];
 
     rn = (ngx_kraken_room_node_t *) ngx_str_rbtree_lookup(
                                         &ngx_kraken_sh->rbtree, &name, hash);
 
-    if (!created) {
-        if (rn && rn->slot == ngx_kraken_slot) {
-            ngx_rbtree_delete(&ngx_kraken_sh->rbtree, &rn->sn.node);
-            ngx_slab_free_locked(ngx_kraken_shpool, rn);
+    if (rn) {
+        if (rn->slot != ngx_kraken_slot) {
+            /* a stale entry of a dead worker: the room is ours now */
+            ngx_queue_remove(&rn->queue);
+            ngx_kraken_sh->slots[rn->slot].nrooms--;
+            ngx_queue_insert_tail(&s->rooms, &rn->queue);
+            s->nrooms++;
+            rn->slot = ngx_kraken_slot;
         }
 
-        goto done;
+        rn->epoch = s->epoch;
+
+        return NGX_OK;
     }
 
-    if (rn) {
-        /* a stale entry of a dead worker: the room is ours now */
-        rn->slot = ngx_kraken_slot;
-        rn->epoch = ngx_kraken_sh->slots[ngx_kraken_slot].epoch;
-        goto done;
+    if (ngx_kraken_sh->nrooms >= ngx_kraken_sh->max_rooms) {
+        return NGX_DECLINED;
     }
 
     rn = ngx_slab_alloc_locked(ngx_kraken_shpool,
                                sizeof(ngx_kraken_room_node_t) + len);
     if (rn == NULL) {
-        ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
-        ngx_log_error(NGX_LOG_CRIT, ngx_cycle->log, 0,
-                      "kraken: the registry zone is full, room \"%s\" "
-                      "is not routable from other workers", rid);
-        return;
+        /* a zone fragmented by departed rooms */
+        return NGX_DECLINED;
     }
 
     ngx_memcpy(rn->data, rid, len);
@@ -422,13 +584,32 @@ ngx_kraken_registry_room_event(void *data, const char *rid, int created)
     rn->sn.str.len = len;
     rn->sn.node.key = hash;
     rn->slot = ngx_kraken_slot;
-    rn->epoch = ngx_kraken_sh->slots[ngx_kraken_slot].epoch;
+    rn->epoch = s->epoch;
 
     ngx_rbtree_insert(&ngx_kraken_sh->rbtree, &rn->sn.node);
+    ngx_queue_insert_tail(&s->rooms, &rn->queue);
+    s->nrooms++;
+    ngx_kraken_sh->nrooms++;
 
-done:
+    return NGX_OK;
+}
 
-    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+/* the operator must make the zone larger: told once a minute, not per room */
+
+static void
+ngx_kraken_registry_full(const char *why)
+{
+    if (ngx_time() - ngx_kraken_full_logged < NGX_KRAKEN_FULL_LOG) {
+        return;
+    }
+
+    ngx_kraken_full_logged = ngx_time();
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "kraken: the registry of rooms is full (%ui rooms; "
+                  "kraken_shm_size holds %ui): %s",
+                  ngx_kraken_sh->nrooms, ngx_kraken_sh->max_rooms, why);
 }
 
 
@@ -446,14 +627,14 @@ ngx_kraken_registry_report(kraken_engine_stats_t *st)
 
 
 void
-ngx_kraken_registry_info(void *data, cJSON *state)
+ngx_kraken_registry_info(void *data, cJSON *state, int details)
 {
-    ngx_uint_t                i;
+    ngx_uint_t                i, n;
     cJSON                    *workers, *w, *rooms, *counters;
+    ngx_queue_t              *q;
     kraken_engine_t          *engine = data;
     ngx_kraken_slot_t        *s;
     kraken_engine_stats_t     sum, own;
-    ngx_rbtree_node_t        *node, *sentinel;
     ngx_kraken_room_node_t   *rn;
     cJSON                    *lists[NGX_KRAKEN_MAX_SLOTS];
     u_char                    id[KRAKEN_ID_MAX + 1];
@@ -471,9 +652,14 @@ ngx_kraken_registry_info(void *data, cJSON *state)
         ngx_kraken_registry_report(&own);
     }
 
-    workers = cJSON_CreateArray();
-    if (workers == NULL) {
-        return;
+    /* where rooms live (room ids, pids, ports) only when asked for */
+    workers = NULL;
+
+    if (details) {
+        workers = cJSON_CreateArray();
+        if (workers == NULL) {
+            return;
+        }
     }
 
     ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
@@ -498,6 +684,11 @@ ngx_kraken_registry_info(void *data, cJSON *state)
         sum.counters.rtp_received += s->stats.counters.rtp_received;
         sum.counters.rtp_forwarded += s->stats.counters.rtp_forwarded;
         sum.counters.rtcp_received += s->stats.counters.rtcp_received;
+        sum.counters.bounds_hit += s->stats.counters.bounds_hit;
+
+        if (workers == NULL) {
+            continue;
+        }
 
         w = cJSON_CreateObject();
         rooms = cJSON_CreateArray();
@@ -516,31 +707,37 @@ ngx_kraken_registry_info(void *data, cJSON *state)
         cJSON_AddNumberToObject(w, "active_peers",
                                 (double) s->stats.active_peers);
         cJSON_AddItemToObject(w, "rooms", rooms);
+        cJSON_AddNumberToObject(w, "room_count", (double) s->nrooms);
         cJSON_AddItemToArray(workers, w);
         lists[i] = rooms;
     }
 
-    sentinel = ngx_kraken_sh->rbtree.sentinel;
-    node = ngx_kraken_sh->rbtree.root;
+    /*
+     * each worker's first rooms, in the order they came: bounded work
+     * under the lock however many rooms there are (room_count has all)
+     */
+    for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
+        if (lists[i] == NULL) {
+            continue;
+        }
 
-    if (node != sentinel) {
-        for (node = ngx_rbtree_min(node, sentinel);
-             node;
-             node = ngx_rbtree_next(&ngx_kraken_sh->rbtree, node))
+        s = &ngx_kraken_sh->slots[i];
+        n = 0;
+
+        for (q = ngx_queue_head(&s->rooms);
+             q != ngx_queue_sentinel(&s->rooms) && n < NGX_KRAKEN_INFO_ROOMS;
+             q = ngx_queue_next(q))
         {
-            rn = (ngx_kraken_room_node_t *) node;
+            rn = ngx_queue_data(q, ngx_kraken_room_node_t, queue);
 
-            if (lists[rn->slot] == NULL
-                || rn->epoch != ngx_kraken_sh->slots[rn->slot].epoch
-                || rn->sn.str.len >= sizeof(id))
-            {
+            if (rn->epoch != s->epoch || rn->sn.str.len >= sizeof(id)) {
                 continue;
             }
 
             ngx_memcpy(id, rn->sn.str.data, rn->sn.str.len);
             id[rn->sn.str.len] = '\0';
-            cJSON_AddItemToArray(lists[rn->slot],
-                                 cJSON_CreateString((char *) id));
+            cJSON_AddItemToArray(lists[i], cJSON_CreateString((char *) id));
+            n++;
         }
     }
 
@@ -571,7 +768,11 @@ ngx_kraken_registry_info(void *data, cJSON *state)
                                 (double) sum.counters.rtp_forwarded);
         cJSON_AddNumberToObject(counters, "rtcp_received",
                                 (double) sum.counters.rtcp_received);
+        cJSON_AddNumberToObject(counters, "bounds_hit",
+                                (double) sum.counters.bounds_hit);
     }
 
-    cJSON_AddItemToObject(state, "workers", workers);
+    if (workers) {
+        cJSON_AddItemToObject(state, "workers", workers);
+    }
 }

@@ -18,7 +18,10 @@
 
 
 /* at most two generations of workers (one reload) share the media ports */
-#define NGX_KRAKEN_MAX_SLOTS  128
+#define NGX_KRAKEN_MAX_SLOTS     128
+
+/* room for a worker's forwarding socket name (ngx_kraken_ipc.c) */
+#define NGX_KRAKEN_IPC_NAME_LEN  64
 
 
 ngx_int_t ngx_kraken_registry_add_zone(ngx_conf_t *cf, size_t size);
@@ -38,13 +41,26 @@ ngx_int_t ngx_kraken_registry_owner(u_char *room, size_t len,
 
 ngx_uint_t ngx_kraken_registry_self(void);
 
+/*
+ * The name this worker's forwarding socket listens on, and the name of
+ * the socket of the worker in a slot: NGX_DECLINED unless pid still
+ * holds the slot and listens.
+ */
+void ngx_kraken_registry_set_ipc(u_char *name, size_t len);
+ngx_int_t ngx_kraken_registry_ipc(ngx_uint_t slot, ngx_pid_t pid,
+    u_char *name, size_t *len);
+
 /* engine callbacks and reports */
+int ngx_kraken_registry_room_admit(void *data, const char *rid);
 void ngx_kraken_registry_room_event(void *data, const char *rid,
     int created);
 void ngx_kraken_registry_report(kraken_engine_stats_t *st);
 
-/* info: the whole engine, every live worker summed, and where rooms live */
-void ngx_kraken_registry_info(void *data, cJSON *state);
+/*
+ * info: the whole engine, every live worker summed; with details, where
+ * rooms live (each worker's pid, port and room ids)
+ */
+void ngx_kraken_registry_info(void *data, cJSON *state, int details);
 
 
 #endif /* _NGX_KRAKEN_REGISTRY_H_INCLUDED_ */

@@ -1,6 +1,8 @@
 # Kraken's parameter checks, method by method: the valid shape, every wrong
-# count, every wrong type, bad ids and bad SDP JSON, each with the exact
-# code and status, HTTP 200, the id echoed. Then the worker is unharmed.
+# count, every wrong type, bad ids (a NUL in any id too) and bad SDP JSON,
+# each with the exact code and status, HTTP 200, the id echoed. info shows
+# aggregate figures only, unless kraken_info_details is on. Then the
+# worker is unharmed.
 
 use strict;
 use warnings;
@@ -143,6 +145,28 @@ my @cases = (
     ['turn with a numeric uid', 'turn', [1], $INVALID, qr/uid type/],
     ['turn', 'turn', ['u'], 0],
 
+    # an id holding a NUL byte would be cut short: two ids would be one
+    ['publish with a NUL in the rid', 'publish',
+     ["r\0x", 'u', $jsep_offer], $INVALID,
+     qr/rid format contains a NUL byte/],
+    ['publish with a NUL in the uid', 'publish',
+     ['r', "u\0", $jsep_offer], $INVALID,
+     qr/uid format contains a NUL byte/],
+    ['restart with a NUL in the rid', 'restart',
+     ["\0r", 'u', 'c', $jsep_offer], $INVALID, qr/rid format/],
+    ['end with a NUL in the cid', 'end', ['r', 'u', "c\0"], $INVALID,
+     qr/cid format contains a NUL byte/],
+    ['trickle with a NUL in the uid', 'trickle',
+     ['r', "u\0u", 'c', 'null'], $INVALID, qr/uid format/],
+    ['subscribe with a NUL in the cid', 'subscribe', ['r', 'u', "c\0"],
+     $INVALID, qr/cid format/],
+    ['answer with a NUL in the rid', 'answer',
+     ["r\0", 'u', 'c', $jsep_answer], $INVALID, qr/rid format/],
+    ['list with a NUL in the rid', 'list', ["r\0"], $INVALID,
+     qr/rid format/],
+    ['turn with a NUL in the uid', 'turn', ["u\0"], $INVALID,
+     qr/uid format/],
+
     # unknown method
     ['an unknown method names itself', 'fly', [], $INVALID,
      qr/invalid method fly/],
@@ -201,6 +225,25 @@ isnt($list->{data}{peers}[0]{track}, $d->{track},
 unlike($wrong->{error}{description}, qr/\Q$d->{track}\E/,
        'the wrong-track error does not tell the real track');
 
+# a NUL does not make another uid alice, nor another room hers
+my (undef, $nul) = $k->rpc('subscribe', ['shape', "alice\0x", $d->{track}]);
+is($nul->{error}{code}, $INVALID, 'alice with a NUL and more is not alice');
+(undef, $nul) = $k->rpc('subscribe', ["shape\0x", 'alice', $d->{track}]);
+is($nul->{error}{code}, $INVALID, 'her room with a NUL and more is not hers');
+(undef, $nul) = $k->rpc('list', ["shape\0x"]);
+is($nul->{error}{code}, $INVALID, 'nor can it be listed');
+my $raw = $k->post(qq({"id":"raw","method":"list","params":["shape\0x"]}));
+is(eval { $J->decode($raw->{content})->{error}{code} }, $INVALID,
+   'a raw NUL byte in an id is refused as well');
+
+# info: aggregate figures only, by default
+my (undef, $public) = $k->rpc('info', []);
+is($public->{data}{active_rooms}, 2, 'info counts the rooms');
+ok(!exists $public->{data}{workers},
+   'info does not list workers, pids, ports or rooms by default');
+unlike($J->encode($public), qr/shape|uuid|"pid"|"port"/,
+       'info tells no room id, pid or port by default');
+
 my (undef, $end) = $k->rpc('end', ['shape', 'alice', $d->{track}]);
 is_deeply($end->{data}, {}, 'end answers {}');
 my (undef, $closed) = $k->rpc('subscribe', ['shape', 'alice', $d->{track}]);
@@ -221,5 +264,18 @@ ok(!exists $noid->{id}, 'an empty id is not echoed');
 is_deeply([$k->worker_pids], \@pids, 'the worker survived all of it');
 $k->stop;
 $k->assert_clean_log;
+
+# kraken_info_details on: where rooms live, for an operator's location
+my $kd = KrakenTest->new(workers => 1,
+                         location => 'kraken_info_details on;');
+$kd->rpc('publish', ['shape', 'alice', $jsep_offer]);
+(undef, my $details) = $kd->rpc('info', []);
+my ($w) = @{ $details->{data}{workers} || [] };
+ok($w && $w->{pid} == ($kd->worker_pids)[0] && $w->{port} == $kd->media_port,
+   'kraken_info_details on: each worker\'s pid and port')
+    or diag($J->encode($details));
+is_deeply($w && $w->{rooms}, ['shape'], 'and the rooms it holds');
+$kd->stop;
+$kd->assert_clean_log;
 
 done_testing;

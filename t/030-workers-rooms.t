@@ -11,8 +11,10 @@ use Test::More;
 use IO::Socket::UNIX;
 use POSIX ();
 use KrakenTest;
+use KrakenForward;
 
-my $k = KrakenTest->new(workers => 4);
+my $k = KrakenTest->new(workers => 4,
+                        location => 'kraken_info_details on;');
 my @before = $k->worker_pids;
 is(scalar @before, 4, 'four workers run');
 
@@ -45,6 +47,7 @@ SKIP: {
     skip 'needs root to switch users', 2 if $> != 0;
 
     my $pid = ($k->worker_pids)[0];
+    my $sock = (KrakenForward::listeners($pid)->{$pid} || [''])->[0];
     my $frame = '{"id":"x","method":"info","params":[]}';
     $frame = 'KRK1' . pack('N', length $frame) . $frame;
 
@@ -56,7 +59,7 @@ SKIP: {
         if ($child == 0) {
             POSIX::setuid($uid) if $uid;
             my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(),
-                                          Peer => "\0ngx_kraken.$pid");
+                                          Peer => "\0$sock");
             my $reply = '';
             if ($s) {
                 print $s $frame;

@@ -9,7 +9,8 @@ use lib 't/lib';
 use Test::More;
 use KrakenTest;
 
-my $k = KrakenTest->new(workers => 4);
+my $k = KrakenTest->new(workers => 4,
+                        location => 'kraken_info_details on;');
 my @before = $k->worker_pids;
 
 my ($rc, $out, $err) = KrakenTest::run_node('workers.js', $k->url, 'kill',

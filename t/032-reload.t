@@ -10,7 +10,8 @@ use lib 't/lib';
 use Test::More;
 use KrakenTest;
 
-my $k = KrakenTest->new(workers => 2);
+my $k = KrakenTest->new(workers => 2,
+                        location => 'kraken_info_details on;');
 
 my ($rc, $out, $err) = KrakenTest::run_node('workers.js', $k->url, 'reload',
                                             1, 2, $k->master_pid);

@@ -1,12 +1,14 @@
 /*
  * The JSON-RPC core without nginx: Kraken's id rule, the envelope, the
- * room a call is routed by, and the TURN credential.
+ * room a call is routed by, the TURN credential, ids holding a NUL, the
+ * uid binding and the privacy of info.
  */
 
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -134,6 +136,257 @@ test_turn_credential_is_hmac_sha1_of_the_username(void **state)
 }
 
 
+/* the error code of an answer (0: data), and its description */
+
+static int
+code_of(const char *out, char *description, size_t cap)
+{
+    int     code;
+    cJSON  *j, *e, *c, *d;
+
+    j = cJSON_Parse(out);
+    assert_non_null(j);
+
+    code = 0;
+    e = cJSON_GetObjectItem(j, "error");
+
+    if (e) {
+        c = cJSON_GetObjectItem(e, "code");
+        d = cJSON_GetObjectItem(e, "description");
+        assert_true(cJSON_IsNumber(c) && cJSON_IsString(d));
+        code = c->valueint;
+
+        if (description) {
+            snprintf(description, cap, "%s", d->valuestring);
+        }
+
+    } else {
+        assert_non_null(cJSON_GetObjectItem(j, "data"));
+    }
+
+    cJSON_Delete(j);
+
+    return code;
+}
+
+
+static int
+call_code(const char *body, size_t len, char *description, size_t cap)
+{
+    int               code;
+    char             *out;
+    size_t            outlen;
+    kraken_rpc_ctx_t  ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.now = 1700000000;
+
+    assert_int_equal(kraken_rpc_handle(&ctx, body, len, &out, &outlen), 200);
+    code = code_of(out, description, cap);
+    free(out);
+
+    return code;
+}
+
+
+#define CALL_CODE(body, d)  call_code(body, sizeof(body) - 1, d, sizeof(d))
+
+
+static void
+test_ids_holding_a_nul_are_invalid_params(void **state)
+{
+    char  d[256];
+
+    /* without a media plane a well-formed id reaches the engine check */
+    assert_int_equal(CALL_CODE("{\"method\":\"end\","
+                               "\"params\":[\"r\",\"u\",\"c\"]}", d),
+                     5003000);
+
+    /* "\u0000" in the room, the uid, the track of every method */
+    assert_int_equal(CALL_CODE("{\"method\":\"end\","
+                               "\"params\":[\"r\\u0000x\",\"u\",\"c\"]}", d),
+                     5001000);
+    assert_string_equal(d, "invalid rid format contains a NUL byte");
+    assert_int_equal(CALL_CODE("{\"method\":\"subscribe\","
+                               "\"params\":[\"r\",\"u\\u0000\",\"c\"]}", d),
+                     5001000);
+    assert_string_equal(d, "invalid uid format contains a NUL byte");
+    assert_int_equal(CALL_CODE("{\"method\":\"trickle\","
+                               "\"params\":[\"r\",\"u\",\"\\u0000c\","
+                               "\"null\"]}", d),
+                     5001000);
+    assert_string_equal(d, "invalid cid format contains a NUL byte");
+    assert_int_equal(CALL_CODE("{\"method\":\"answer\","
+                               "\"params\":[\"r\",\"u\",\"c\\u0000\","
+                               "\"{\\\"type\\\":\\\"answer\\\"}\"]}", d),
+                     5001000);
+    assert_int_equal(CALL_CODE("{\"method\":\"restart\","
+                               "\"params\":[\"r\\u0000\",\"u\",\"c\",\"o\"]}",
+                               d),
+                     5001000);
+    assert_int_equal(CALL_CODE("{\"method\":\"publish\","
+                               "\"params\":[\"r\",\"u\\u0000v\",\"x\"]}", d),
+                     5001000);
+    assert_string_equal(d, "invalid uid format contains a NUL byte");
+    assert_int_equal(CALL_CODE("{\"method\":\"publish\","
+                               "\"params\":[\"r\\u0000\",\"u\",\"x\"]}", d),
+                     5001000);
+    assert_string_equal(d, "invalid rid format contains a NUL byte");
+
+    /* list and turn, which answer data without a media plane */
+    assert_int_equal(CALL_CODE("{\"method\":\"list\","
+                               "\"params\":[\"r\"]}", d), 0);
+    assert_int_equal(CALL_CODE("{\"method\":\"list\","
+                               "\"params\":[\"r\\u0000s\"]}", d), 5001000);
+    assert_int_equal(CALL_CODE("{\"method\":\"turn\","
+                               "\"params\":[\"u\"]}", d), 0);
+    assert_int_equal(CALL_CODE("{\"method\":\"turn\","
+                               "\"params\":[\"u\\u0000\"]}", d), 5001000);
+
+    /* a raw NUL byte, which cJSON takes into the string as well */
+    assert_int_equal(CALL_CODE("{\"method\":\"list\","
+                               "\"params\":[\"r\0s\"]}", d), 5001000);
+    assert_int_equal(CALL_CODE("{\"method\":\"list\",\0"
+                               "\"params\":[\"r\"]}", d), 0);
+
+    /* "\\u0000" is a backslash and "u0000": no NUL */
+    assert_int_equal(CALL_CODE("{\"method\":\"end\","
+                               "\"params\":[\"r\\\\u0000\",\"u\",\"c\"]}", d),
+                     5003000);
+
+    /* a NUL in a param that is not an id is not an id error */
+    assert_int_equal(CALL_CODE("{\"method\":\"trickle\","
+                               "\"params\":[\"r\",\"u\",\"c\","
+                               "\"null\\u0000\"]}", d), 0);
+}
+
+
+/* kraken_rpc_bound(): 0 when the call may run, else its 5001000 */
+
+static int
+bound(const char *body, const char *identity, char *description,
+    size_t cap)
+{
+    int     status, code;
+    char   *out;
+    size_t  outlen;
+
+    status = kraken_rpc_bound(body, strlen(body), identity, strlen(identity),
+                              &out, &outlen);
+    if (status == 0) {
+        assert_null(out);
+        return 0;
+    }
+
+    assert_int_equal(status, 200);
+    assert_non_null(out);
+    code = code_of(out, description, cap);
+    assert_non_null(strstr(out, "\"id\":\"b\""));
+    free(out);
+
+    return code;
+}
+
+
+static void
+test_uid_binding_refuses_calls_naming_another_uid(void **state)
+{
+    char          d[256];
+    size_t        i;
+    const char   *with_uid[] = {
+        "{\"id\":\"b\",\"method\":\"publish\","
+        "\"params\":[\"r\",\"alice\",\"o\"]}",
+        "{\"id\":\"b\",\"method\":\"subscribe\","
+        "\"params\":[\"r\",\"alice\",\"t\"]}",
+        "{\"id\":\"b\",\"method\":\"answer\","
+        "\"params\":[\"r\",\"alice\",\"t\",\"a\"]}",
+        "{\"id\":\"b\",\"method\":\"trickle\","
+        "\"params\":[\"r\",\"alice\",\"t\",\"null\"]}",
+        "{\"id\":\"b\",\"method\":\"restart\","
+        "\"params\":[\"r\",\"alice\",\"t\",\"o\"]}",
+        "{\"id\":\"b\",\"method\":\"end\","
+        "\"params\":[\"r\",\"alice\",\"t\"]}",
+        "{\"id\":\"b\",\"method\":\"turn\",\"params\":[\"alice\"]}",
+    };
+    const char   *without_uid[] = {
+        "{\"id\":\"b\",\"method\":\"info\",\"params\":[]}",
+        "{\"id\":\"b\",\"method\":\"list\",\"params\":[\"alice\"]}",
+        "{\"id\":\"b\",\"method\":\"fly\","
+        "\"params\":[\"r\",\"alice\"]}",
+        /* not calls, or a uid that is not a string: the method refuses */
+        "{\"id\":\"b\",\"method\":",
+        "{\"id\":\"b\",\"method\":\"end\",\"params\":[\"r\",1,\"t\"]}",
+        "{\"id\":\"b\",\"method\":\"end\",\"params\":[\"r\"]}",
+    };
+
+    for (i = 0; i < sizeof(with_uid) / sizeof(with_uid[0]); i++) {
+        assert_int_equal(bound(with_uid[i], "alice", d, sizeof(d)), 0);
+        assert_int_equal(bound(with_uid[i], "bob", d, sizeof(d)), 5001000);
+        assert_string_equal(d, "invalid uid, not bound to this caller");
+        assert_int_equal(bound(with_uid[i], "alic", d, sizeof(d)), 5001000);
+        assert_int_equal(bound(with_uid[i], "alice2", d, sizeof(d)),
+                         5001000);
+
+        /* no identity: no uid at all */
+        assert_int_equal(bound(with_uid[i], "", d, sizeof(d)), 5001000);
+    }
+
+    for (i = 0; i < sizeof(without_uid) / sizeof(without_uid[0]); i++) {
+        assert_int_equal(bound(without_uid[i], "", d, sizeof(d)), 0);
+        assert_int_equal(bound(without_uid[i], "bob", d, sizeof(d)), 0);
+    }
+
+    /* a NUL cannot make "alice\0x" pass for alice */
+    assert_int_equal(bound("{\"id\":\"b\",\"method\":\"end\","
+                           "\"params\":[\"r\",\"alice\\u0000x\",\"t\"]}",
+                           "alice", d, sizeof(d)), 5001000);
+}
+
+
+static int  info_details_seen;
+
+
+static void
+fake_info(void *data, cJSON *state, int details)
+{
+    info_details_seen = details;
+
+    cJSON_AddNumberToObject(state, "active_rooms", 1);
+
+    if (details) {
+        cJSON_AddArrayToObject(state, "workers");
+    }
+}
+
+
+static void
+test_info_asks_for_details_only_when_configured(void **state)
+{
+    char              *out;
+    size_t             len;
+    const char        *body = "{\"method\":\"info\",\"params\":[]}";
+    kraken_rpc_ctx_t   ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.now = 1700000000;
+    ctx.info = fake_info;
+
+    info_details_seen = -1;
+    assert_int_equal(kraken_rpc_handle(&ctx, body, strlen(body), &out, &len),
+                     200);
+    assert_int_equal(info_details_seen, 0);
+    assert_null(strstr(out, "workers"));
+    free(out);
+
+    ctx.info_details = 1;
+    assert_int_equal(kraken_rpc_handle(&ctx, body, strlen(body), &out, &len),
+                     200);
+    assert_int_equal(info_details_seen, 1);
+    assert_non_null(strstr(out, "workers"));
+    free(out);
+}
+
+
 int
 main(void)
 {
@@ -142,6 +395,9 @@ main(void)
         cmocka_unit_test(test_envelope_errors_are_400_and_calls_200),
         cmocka_unit_test(test_room_of_a_call_is_its_first_param),
         cmocka_unit_test(test_turn_credential_is_hmac_sha1_of_the_username),
+        cmocka_unit_test(test_ids_holding_a_nul_are_invalid_params),
+        cmocka_unit_test(test_uid_binding_refuses_calls_naming_another_uid),
+        cmocka_unit_test(test_info_asks_for_details_only_when_configured),
     };
 
     return cmocka_run_group_tests_name("rpc", tests, NULL, NULL);
