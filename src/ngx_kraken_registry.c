@@ -77,6 +77,10 @@ static void ngx_kraken_registry_purge(ngx_kraken_shctx_t *ctx,
 static ngx_int_t ngx_kraken_registry_insert_locked(const char *rid);
 static void ngx_kraken_registry_delete_locked(ngx_kraken_room_node_t *rn);
 static void ngx_kraken_registry_full(const char *why);
+static void ngx_kraken_counters_add(kraken_engine_counters_t *sum,
+    const kraken_engine_counters_t *c);
+static void ngx_kraken_counters_json(cJSON *o,
+    const kraken_engine_counters_t *c);
 
 
 static ngx_kraken_registry_conf_t  *ngx_kraken_registry_conf;
@@ -626,6 +630,30 @@ ngx_kraken_registry_report(kraken_engine_stats_t *st)
 }
 
 
+/* The engine's counters are one list (KRAKEN_ENGINE_COUNTERS): summed */
+
+static void
+ngx_kraken_counters_add(kraken_engine_counters_t *sum,
+    const kraken_engine_counters_t *c)
+{
+#define NGX_KRAKEN_COUNTER_ADD(name, help)  sum->name += c->name;
+    KRAKEN_ENGINE_COUNTERS(NGX_KRAKEN_COUNTER_ADD)
+#undef NGX_KRAKEN_COUNTER_ADD
+}
+
+
+/* ...and rendered by name in info */
+
+static void
+ngx_kraken_counters_json(cJSON *o, const kraken_engine_counters_t *c)
+{
+#define NGX_KRAKEN_COUNTER_JSON(name, help)                                  \
+    cJSON_AddNumberToObject(o, #name, (double) c->name);
+    KRAKEN_ENGINE_COUNTERS(NGX_KRAKEN_COUNTER_JSON)
+#undef NGX_KRAKEN_COUNTER_JSON
+}
+
+
 void
 ngx_kraken_registry_info(void *data, cJSON *state, int details)
 {
@@ -675,16 +703,7 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
         sum.closed_peers += s->stats.closed_peers;
         sum.active_rooms += s->stats.active_rooms;
         sum.closed_rooms += s->stats.closed_rooms;
-        sum.counters.stun_bad += s->stats.counters.stun_bad;
-        sum.counters.stun_unauthorized += s->stats.counters.stun_unauthorized;
-        sum.counters.dtls_failed += s->stats.counters.dtls_failed;
-        sum.counters.srtp_failed += s->stats.counters.srtp_failed;
-        sum.counters.unknown_source += s->stats.counters.unknown_source;
-        sum.counters.malformed += s->stats.counters.malformed;
-        sum.counters.rtp_received += s->stats.counters.rtp_received;
-        sum.counters.rtp_forwarded += s->stats.counters.rtp_forwarded;
-        sum.counters.rtcp_received += s->stats.counters.rtcp_received;
-        sum.counters.bounds_hit += s->stats.counters.bounds_hit;
+        ngx_kraken_counters_add(&sum.counters, &s->stats.counters);
 
         if (workers == NULL) {
             continue;
@@ -750,26 +769,7 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
 
     counters = cJSON_AddObjectToObject(state, "counters");
     if (counters) {
-        cJSON_AddNumberToObject(counters, "stun_bad",
-                                (double) sum.counters.stun_bad);
-        cJSON_AddNumberToObject(counters, "stun_unauthorized",
-                                (double) sum.counters.stun_unauthorized);
-        cJSON_AddNumberToObject(counters, "dtls_failed",
-                                (double) sum.counters.dtls_failed);
-        cJSON_AddNumberToObject(counters, "srtp_failed",
-                                (double) sum.counters.srtp_failed);
-        cJSON_AddNumberToObject(counters, "unknown_source",
-                                (double) sum.counters.unknown_source);
-        cJSON_AddNumberToObject(counters, "malformed",
-                                (double) sum.counters.malformed);
-        cJSON_AddNumberToObject(counters, "rtp_received",
-                                (double) sum.counters.rtp_received);
-        cJSON_AddNumberToObject(counters, "rtp_forwarded",
-                                (double) sum.counters.rtp_forwarded);
-        cJSON_AddNumberToObject(counters, "rtcp_received",
-                                (double) sum.counters.rtcp_received);
-        cJSON_AddNumberToObject(counters, "bounds_hit",
-                                (double) sum.counters.bounds_hit);
+        ngx_kraken_counters_json(counters, &sum.counters);
     }
 
     if (workers) {

@@ -256,6 +256,11 @@ for my $f (qw(active_peers closed_peers active_rooms closed_rooms)) {
 like($info->{data}{updated_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/,
      'info has updated_at in RFC 3339');
 is($info->{data}{closed_peers}, 1, 'info counts the closed peer');
+for my $f (qw(stun_bad stun_unauthorized dtls_failed srtp_failed
+              unknown_source malformed oversize ssrc_refused path_switches
+              bounds_hit rtp_received rtp_forwarded rtcp_received)) {
+    like($info->{data}{counters}{$f}, qr/^\d+$/, "info counts $f");
+}
 
 # an empty id is omitted, as Kraken
 my (undef, $noid) = $k->rpc('info', [], id => '');
