@@ -49,6 +49,29 @@ kraken_fanout_remove(kraken_peer_t *pub, kraken_peer_t *sub, int slot)
 }
 
 
+/* The subscriber of a fan-out entry, when its slot takes media now. */
+
+static kraken_peer_t *
+kraken_fanout_ready(kraken_fanout_t *f, kraken_slot_t **slot)
+{
+    kraken_peer_t  *sub;
+    kraken_slot_t  *s;
+
+    sub = f->sub;
+    s = &sub->slots[f->slot];
+
+    if (s->state != KRAKEN_SEND_ACTIVE || sub->srtp == NULL
+        || !sub->path.linked)
+    {
+        return NULL;
+    }
+
+    *slot = s;
+
+    return sub;
+}
+
+
 void
 kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
     size_t len, kraken_rtp_header_t *h, uint64_t index)
@@ -59,17 +82,11 @@ kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
     uint32_t            ts, roc;
     kraken_slot_t      *s;
     kraken_peer_t      *sub;
-    kraken_fanout_t    *f;
     kraken_datagram_t  *dg;
 
     for (i = 0; i < pub->nfanout; i++) {
-        f = &pub->fanout[i];
-        sub = f->sub;
-        s = &sub->slots[f->slot];
-
-        if (s->state != KRAKEN_SEND_ACTIVE || sub->srtp == NULL
-            || !sub->path.linked)
-        {
+        sub = kraken_fanout_ready(&pub->fanout[i], &s);
+        if (sub == NULL) {
             continue;
         }
 
@@ -106,17 +123,11 @@ kraken_forward_sr(kraken_engine_t *e, kraken_peer_t *pub, const uint8_t *sr)
     size_t              n;
     kraken_slot_t      *s;
     kraken_peer_t      *sub;
-    kraken_fanout_t    *f;
     kraken_datagram_t  *dg;
 
     for (i = 0; i < pub->nfanout; i++) {
-        f = &pub->fanout[i];
-        sub = f->sub;
-        s = &sub->slots[f->slot];
-
-        if (s->state != KRAKEN_SEND_ACTIVE || !s->rw.started
-            || sub->srtp == NULL || !sub->path.linked)
-        {
+        sub = kraken_fanout_ready(&pub->fanout[i], &s);
+        if (sub == NULL || !s->rw.started) {
             continue;
         }
 

@@ -1069,17 +1069,11 @@ kraken_rpc_bound(const char *body, size_t len, const char *identity,
         return 0;
     }
 
-    kraken_rpc_render(NULL, KRAKEN_ERR_INVALID_PARAMS,
-                      "invalid uid, not bound to this caller", id, out,
-                      outlen);
     cJSON_Delete(root);
 
-    if (*out == NULL) {
-        return kraken_rpc_reply(500, "{\"error\":\"server error\"}", out,
-                                outlen);
-    }
-
-    return 200;
+    return kraken_rpc_error(body, len, KRAKEN_ERR_INVALID_PARAMS,
+                            "invalid uid, not bound to this caller", out,
+                            outlen);
 }
 
 
