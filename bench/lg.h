@@ -12,6 +12,7 @@
 #ifndef LG_H
 #define LG_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -31,6 +32,7 @@
 #define LG_TOKEN            128
 #define LG_BATCH            64
 #define LG_LAT_BUCKETS      100000      /* 1 us buckets up to 100 ms */
+#define LG_STALL_NS         1000000000ULL   /* silent this long: stalled */
 
 #define LG_NS               1000000000ULL
 #define LG_MS               1000000ULL
@@ -45,7 +47,13 @@ enum {
     LG_CONN_CHECKING,                   /* STUN checks with USE-CANDIDATE */
     LG_CONN_DTLS,                       /* ICE done, handshaking */
     LG_CONN_UP,                         /* SRTP keyed */
-    LG_CONN_FAILED
+    LG_CONN_FAILED,
+    LG_CONN_CLOSED                      /* left or vanished: sends nothing */
+};
+
+enum {
+    LG_LEAVE_END = 1,                   /* close, then the `end` RPC */
+    LG_LEAVE_VANISH                     /* close, tell nobody */
 };
 
 enum {
@@ -116,6 +124,7 @@ struct lg_conn_s {
     uint64_t            stun_next;      /* ns: next check or consent */
     int                 stun_tries;
     uint64_t            stun_answered;  /* ns: last success response */
+    uint64_t            ind_next;       /* ns: next binding indication */
 
     int                 dtls_server;
     kraken_dtls_t      *dtls;
@@ -131,6 +140,8 @@ struct lg_conn_s {
     uint32_t            pseq;
     int                 slot;           /* 0 .. LG_PTIME_MS - 1 */
     lg_conn_t          *slot_next;
+    uint32_t            octets;         /* payload octets sent (SR) */
+    uint64_t            rtcp_next;      /* ns: next sender report */
 
     uint64_t            t_start;        /* ns: remote description known */
     uint64_t            t_up;           /* ns: SRTP keyed */
@@ -155,6 +166,12 @@ struct lg_part_s {
     uint64_t            t_answer;       /* ns: publish answer received */
     uint64_t            t_first_rx;     /* ns: first forwarded packet */
     uint32_t            nstreams;       /* incoming streams seen */
+
+    /* soak: when and how the participant leaves */
+    uint64_t            t_leave;        /* ns, 0: stays */
+    int                 leave;          /* LG_LEAVE_... */
+    int                 gone;           /* its connection is closed */
+    int                 ended;          /* `end` answered */
 
     /* Kraken */
     char                track[64];
@@ -190,6 +207,7 @@ typedef struct {
     uint64_t            base_ext;
     uint64_t            max_ext;
     uint64_t            received;
+    uint64_t            last_rx;        /* ns: latest packet in the window */
 } lg_stream_t;
 
 
@@ -209,6 +227,12 @@ typedef struct {
     int                 poll_ms;        /* Kraken subscribe poll, steady */
     int                 poll_join_ms;   /* ... while joining */
     int                 consent_ms;
+    int                 checks_after_up;    /* 0: no binding requests
+                                               once SRTP is keyed */
+    int                 indication_ms;  /* binding indications, 0: none */
+    int                 rtcp_ms;        /* talkers' sender reports, 0: none */
+    double              silent_after;   /* s after keying, 0: never */
+    const char         *room_prefix;
     int                 decrypt_every;  /* unprotect 1 in N RTP packets */
     int                 send_batch;
     int                 http_conns;
@@ -218,6 +242,15 @@ typedef struct {
     const char         *srtp_profiles;
     int                 verbose;
     const char         *json_out;
+
+    /* loadgen soak */
+    int                 soak;
+    int                 peers_total;
+    int                 concurrent;
+    int                 room_size;
+    int                 vanish_pct;
+    double              soak_seconds;
+    double              start_rate;     /* participants started per second */
 } lg_conf_t;
 
 
@@ -281,12 +314,20 @@ struct lg_s {
     uint64_t            janus_ctl;      /* handle that creates rooms */
     uint64_t            janus_keepalive;
 
+    /* whole run, not reset with the window */
+    uint64_t            checks_up;      /* binding requests sent keyed */
+    uint64_t            indications;
+    uint64_t            rtcp_sent;
+    uint64_t            rx_closed;      /* arrived for a closed connection */
+
     uint64_t            errors;
     uint64_t            rpc_errors;
 };
 
 
 /* loadgen.c */
+extern volatile sig_atomic_t  lg_interrupted;
+
 uint64_t lg_now(void);
 void lg_log(lg_t *lg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -301,6 +342,7 @@ void lg_net_read(lg_t *lg);
 void lg_net_send_due(lg_t *lg);
 void lg_net_timers(lg_t *lg);
 void lg_net_window(lg_t *lg, int start);
+void lg_conn_close(lg_t *lg, lg_conn_t *c);
 void lg_rand(void *buf, size_t len);
 void lg_rand_token(char *buf, size_t len);
 
@@ -324,6 +366,8 @@ int lg_http_idle(lg_http_t *h);
 /* lg_kraken.c */
 void lg_kraken_start(lg_t *lg, lg_part_t *p);
 void lg_kraken_timers(lg_t *lg);
+void lg_kraken_end(lg_t *lg, lg_part_t *p);
+void lg_kraken_room_id(lg_t *lg, lg_part_t *p, char *buf, size_t size);
 
 /* lg_janus.c */
 void lg_janus_setup(lg_t *lg);
@@ -333,5 +377,8 @@ void lg_janus_conn_up(lg_t *lg, lg_conn_t *c);
 
 /* lg_floor.c */
 int lg_floor(int argc, char **argv);
+
+/* lg_soak.c */
+int lg_soak(lg_t *lg);
 
 #endif /* LG_H */

@@ -1,7 +1,7 @@
 /*
  * loadgen: signaling with a Kraken-compatible server through its
  * JSON-RPC: publish, then subscribe polling; every renegotiation offer is
- * answered at once.
+ * answered at once; `end` when a soak participant leaves.
  */
 
 #include <stdio.h>
@@ -22,6 +22,8 @@ static void lg_kraken_published(lg_t *lg, void *data, int status,
 static void lg_kraken_subscribed(lg_t *lg, void *data, int status,
     char *body, size_t len);
 static void lg_kraken_answered(lg_t *lg, void *data, int status,
+    char *body, size_t len);
+static void lg_kraken_ended(lg_t *lg, void *data, int status,
     char *body, size_t len);
 static int lg_kraken_joining(lg_t *lg, lg_part_t *p);
 
@@ -63,9 +65,16 @@ lg_kraken_jsep(const char *type, const char *sdp)
 
 
 void
+lg_kraken_room_id(lg_t *lg, lg_part_t *p, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s-%d", lg->conf.room_prefix, p->room->idx);
+}
+
+
+void
 lg_kraken_start(lg_t *lg, lg_part_t *p)
 {
-    char    rid[32];
+    char    rid[96];
     char   *jsep, *body;
     char    sdp[4096];
     cJSON  *params;
@@ -83,7 +92,7 @@ lg_kraken_start(lg_t *lg, lg_part_t *p)
         return;
     }
 
-    snprintf(rid, sizeof(rid), "room-%d", p->room->idx);
+    lg_kraken_room_id(lg, p, rid, sizeof(rid));
     jsep = lg_kraken_jsep("offer", sdp);
 
     params = cJSON_CreateArray();
@@ -159,6 +168,11 @@ lg_kraken_published(lg_t *lg, void *arg, int status, char *body,
     p = arg;
     p->busy = 0;
 
+    if (p->gone) {
+        /* it left before the answer: the server's connect timeout */
+        return;
+    }
+
     data = lg_kraken_data(lg, p, "publish", status, body, &root);
     if (data == NULL) {
         cJSON_Delete(root);
@@ -211,7 +225,7 @@ void
 lg_kraken_timers(lg_t *lg)
 {
     int         i;
-    char        rid[32];
+    char        rid[96];
     char       *body;
     cJSON      *params;
     lg_part_t  *p;
@@ -219,13 +233,13 @@ lg_kraken_timers(lg_t *lg)
     for (i = 0; i < lg->nparts; i++) {
         p = &lg->parts[i];
 
-        if (!p->started || p->failed || p->busy || p->track[0] == '\0'
-            || lg->now < p->next_poll)
+        if (!p->started || p->failed || p->gone || p->busy
+            || p->track[0] == '\0' || lg->now < p->next_poll)
         {
             continue;
         }
 
-        snprintf(rid, sizeof(rid), "room-%d", p->room->idx);
+        lg_kraken_room_id(lg, p, rid, sizeof(rid));
 
         params = cJSON_CreateArray();
         cJSON_AddItemToArray(params, cJSON_CreateString(rid));
@@ -244,7 +258,7 @@ static void
 lg_kraken_subscribed(lg_t *lg, void *arg, int status, char *body,
     size_t len)
 {
-    char        rid[32];
+    char        rid[96];
     char       *jsep, *req;
     char       *answer;
     size_t      n;
@@ -253,6 +267,11 @@ lg_kraken_subscribed(lg_t *lg, void *arg, int status, char *body,
 
     p = arg;
     p->busy = 0;
+
+    if (p->gone) {
+        return;
+    }
+
     p->next_poll = lg->now + (uint64_t) (lg_kraken_joining(lg, p)
                                          ? lg->conf.poll_join_ms
                                          : lg->conf.poll_ms) * LG_MS;
@@ -297,7 +316,7 @@ lg_kraken_subscribed(lg_t *lg, void *arg, int status, char *body,
     jsep = lg_kraken_jsep("answer", answer);
     free(answer);
 
-    snprintf(rid, sizeof(rid), "room-%d", p->room->idx);
+    lg_kraken_room_id(lg, p, rid, sizeof(rid));
     params = cJSON_CreateArray();
     cJSON_AddItemToArray(params, cJSON_CreateString(rid));
     cJSON_AddItemToArray(params, cJSON_CreateString(p->uid));
@@ -330,5 +349,50 @@ lg_kraken_answered(lg_t *lg, void *arg, int status, char *body, size_t len)
         p->next_poll = lg->now + (uint64_t) (lg_kraken_joining(lg, p)
                                              ? 50 : lg->conf.poll_ms)
                                  * LG_MS;
+    }
+}
+
+
+/* A soak participant leaves: `end`, once nothing else is in flight. */
+
+void
+lg_kraken_end(lg_t *lg, lg_part_t *p)
+{
+    char    rid[96];
+    char   *body;
+    cJSON  *params;
+
+    lg_kraken_room_id(lg, p, rid, sizeof(rid));
+
+    params = cJSON_CreateArray();
+    cJSON_AddItemToArray(params, cJSON_CreateString(rid));
+    cJSON_AddItemToArray(params, cJSON_CreateString(p->uid));
+    cJSON_AddItemToArray(params, cJSON_CreateString(p->track));
+    body = lg_kraken_call(p, "end", params);
+
+    p->busy = 1;
+    if (lg_http_request(lg->http, "POST", "/", body, 0, lg_kraken_ended, p)
+        != 0)
+    {
+        p->busy = 0;
+        lg->rpc_errors++;
+    }
+}
+
+
+static void
+lg_kraken_ended(lg_t *lg, void *arg, int status, char *body, size_t len)
+{
+    cJSON      *root, *data;
+    lg_part_t  *p;
+
+    p = arg;
+    p->busy = 0;
+
+    data = lg_kraken_data(lg, p, "end", status, body, &root);
+    cJSON_Delete(root);
+
+    if (data != NULL) {
+        p->ended = 1;
     }
 }

@@ -23,6 +23,7 @@
 
 #include <stun/stunagent.h>
 #include <stun/stunmessage.h>
+#include <stun/usages/bind.h>
 #include <stun/usages/ice.h>
 
 #include "kraken_rtp.h"
@@ -65,6 +66,9 @@ static lg_conn_t *lg_conn_by_addr(lg_t *lg, struct in_addr a);
 static void lg_send_ctl(lg_t *lg, lg_conn_t *c, const uint8_t *buf,
     size_t len);
 static void lg_stun_check(lg_t *lg, lg_conn_t *c);
+static void lg_stun_indication(lg_t *lg, lg_conn_t *c);
+static void lg_rtcp_sr(lg_t *lg, lg_conn_t *c);
+static void lg_conn_keyed_timers(lg_t *lg, lg_conn_t *c);
 static void lg_stun_input(lg_t *lg, lg_conn_t *c, uint8_t *buf, size_t len,
     const struct sockaddr_in *from);
 static bool lg_stun_validater(StunAgent *agent, StunMessage *msg,
@@ -291,6 +295,32 @@ lg_conn_fail(lg_t *lg, lg_conn_t *c, const char *why)
 }
 
 
+/*
+ * The participant left (or vanished): its connection sends nothing more,
+ * and what still arrives for it is counted apart and dropped.
+ */
+
+void
+lg_conn_close(lg_t *lg, lg_conn_t *c)
+{
+    if (c->state == LG_CONN_CLOSED) {
+        return;
+    }
+
+    c->state = LG_CONN_CLOSED;
+
+    if (c->stun_pending) {
+        stun_agent_forget_transaction(c->stun, c->stun_id);
+        c->stun_pending = 0;
+    }
+
+    kraken_dtls_free(c->dtls);
+    c->dtls = NULL;
+    kraken_srtp_free(c->srtp);
+    c->srtp = NULL;
+}
+
+
 static void
 lg_send_ctl(lg_t *lg, lg_conn_t *c, const uint8_t *buf, size_t len)
 {
@@ -362,7 +392,73 @@ lg_stun_check(lg_t *lg, lg_conn_t *c)
     c->stun_pending = 1;
     c->stun_tries++;
 
+    if (c->state == LG_CONN_UP) {
+        lg->checks_up++;
+    }
+
     lg_send_ctl(lg, c, buf, len);
+}
+
+
+/*
+ * A Binding indication (RFC 5389 keepalive, what libnice and GStreamer's
+ * webrtcbin send on a selected pair): no credentials, no answer, and no
+ * proof that we are still there.
+ */
+
+static void
+lg_stun_indication(lg_t *lg, lg_conn_t *c)
+{
+    size_t       len;
+    uint8_t      buf[128];
+    StunMessage  msg;
+
+    len = stun_usage_bind_keepalive(c->stun, &msg, buf, sizeof(buf));
+    if (len == 0) {
+        lg->errors++;
+        return;
+    }
+
+    lg->indications++;
+    lg_send_ctl(lg, c, buf, len);
+}
+
+
+/* An RTCP sender report (RFC 3550 6.4.1) of a talker's stream, in SRTCP. */
+
+static void
+lg_rtcp_sr(lg_t *lg, lg_conn_t *c)
+{
+    size_t           len;
+    uint8_t          b[LG_UDP_BUFSZ];
+    uint32_t         v[6];
+    uint64_t         frac;
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    frac = ((uint64_t) ts.tv_nsec << 32) / LG_NS;
+
+    b[0] = 0x80;                        /* V=2, no reports */
+    b[1] = 200;                         /* SR */
+    b[2] = 0;
+    b[3] = 6;                           /* 7 words - 1 */
+
+    v[0] = htonl(c->ssrc);
+    v[1] = htonl((uint32_t) ts.tv_sec + 2208988800U);   /* NTP era 0 */
+    v[2] = htonl((uint32_t) frac);
+    v[3] = htonl(c->ts);
+    v[4] = htonl(c->pseq);
+    v[5] = htonl(c->octets);
+    memcpy(b + 4, v, sizeof(v));
+
+    len = 28;
+    if (kraken_srtp_protect_rtcp(c->srtp, b, &len, sizeof(b)) != 0) {
+        lg->c.tx_fail++;
+        return;
+    }
+
+    lg->rtcp_sent++;
+    lg_send_ctl(lg, c, b, len);
 }
 
 
@@ -614,6 +710,11 @@ lg_net_read(lg_t *lg)
                 continue;
             }
 
+            if (c->state == LG_CONN_CLOSED) {
+                lg->rx_closed++;
+                continue;
+            }
+
             if (b[0] < 4) {
                 lg_stun_input(lg, c, b, len, &lg_rx.addr[i]);
 
@@ -738,6 +839,7 @@ lg_rtp_input(lg_t *lg, lg_conn_t *c, uint8_t *buf, size_t len, uint64_t rx)
     }
 
     lg->c.rx_rtp++;
+    s->last_rx = rx;
 
     if (!s->in_window) {
         s->in_window = 1;
@@ -882,6 +984,7 @@ lg_net_send_due(lg_t *lg)
             pi->ipi_spec_dst = c->local.sin_addr;
 
             c->tx_packets++;
+            c->octets += LG_PAYLOAD;
             if (lg->measuring) {
                 lg->c.tx_rtp++;
             }
@@ -959,6 +1062,14 @@ lg_net_timers(lg_t *lg)
                 lg_dtls_flush(lg, c);
             }
 
+            if (c->state == LG_CONN_UP) {
+                lg_conn_keyed_timers(lg, c);
+
+                if (c->state != LG_CONN_UP || !lg->conf.checks_after_up) {
+                    break;
+                }
+            }
+
             if (lg->now >= c->stun_next) {
                 if (lg->now - c->stun_answered > LG_CONSENT_FAIL_NS) {
                     lg_conn_fail(lg, c, "consent checks unanswered");
@@ -973,6 +1084,46 @@ lg_net_timers(lg_t *lg)
         default:
             break;
         }
+    }
+}
+
+
+/*
+ * A keyed connection: binding indications, sender reports, and going
+ * silent (--silent-after: the participant stops everything, RPC too,
+ * as a closed browser tab would).
+ */
+
+static void
+lg_conn_keyed_timers(lg_t *lg, lg_conn_t *c)
+{
+    uint64_t  jitter;
+
+    if (lg->conf.silent_after > 0
+        && lg->now - c->t_up >= (uint64_t) (lg->conf.silent_after * 1e9))
+    {
+        c->part->gone = 1;
+        lg_conn_close(lg, c);
+        return;
+    }
+
+    if (lg->conf.indication_ms > 0 && lg->now >= c->ind_next) {
+        if (c->ind_next) {
+            lg_stun_indication(lg, c);
+        }
+        jitter = (uint64_t) (rand() % (lg->conf.indication_ms / 4 + 1));
+        c->ind_next = lg->now
+                      + ((uint64_t) lg->conf.indication_ms + jitter) * LG_MS;
+    }
+
+    if (lg->conf.rtcp_ms > 0 && c->talking && lg->now >= c->rtcp_next) {
+        if (c->rtcp_next && c->pseq) {
+            lg_rtcp_sr(lg, c);
+        }
+        /* RFC 3550's randomization: 0.5 to 1.5 times the interval */
+        jitter = (uint64_t) (rand() % (lg->conf.rtcp_ms + 1));
+        c->rtcp_next = lg->now
+                       + ((uint64_t) lg->conf.rtcp_ms / 2 + jitter) * LG_MS;
     }
 }
 

@@ -8,6 +8,8 @@
  *   loadgen floor [--seconds S]
  *   loadgen run --server kraken|janus --http 127.0.0.1:PORT
  *       --rooms R --talkers T [--listeners L] [--server-pid PID] ...
+ *   loadgen soak --http 127.0.0.1:PORT --peers-total N --minutes M
+ *       --concurrent C ...
  *
  * See README.md for the scenarios and how run.sh drives this.
  */
@@ -52,12 +54,12 @@ typedef struct {
 } lg_pct_t;
 
 
-static volatile sig_atomic_t  lg_interrupted;
-static lg_t                   lg_main;
+volatile sig_atomic_t  lg_interrupted;
+static lg_t            lg_main;
 
 
 static void lg_usage(void);
-static int lg_options(lg_t *lg, int argc, char **argv);
+static int lg_options(lg_t *lg, int argc, char **argv, int soak);
 static int lg_setup(lg_t *lg);
 static void lg_loop(lg_t *lg);
 static void lg_proc_read(int pid, lg_proc_t *pr);
@@ -141,6 +143,18 @@ lg_usage(void)
         "  --poll-ms MS             Kraken subscribe poll period (3000)\n"
         "  --poll-join-ms MS        ... while streams are missing (1000)\n"
         "  --consent-ms MS          STUN consent check period (2500)\n"
+        "  --checks-after-connect 0|1\n"
+        "                           0: no binding request once SRTP is\n"
+        "                           keyed, media is the only consent (1)\n"
+        "  --no-keepalive           same as --checks-after-connect 0\n"
+        "  --indication-ms MS       binding indications once keyed, as\n"
+        "                           libnice and webrtcbin send (0: none)\n"
+        "  --rtcp-ms MS             talkers send an SRTCP sender report\n"
+        "                           every 0.5-1.5 x MS (0: none)\n"
+        "  --silent-after S         S s after keying, a participant stops\n"
+        "                           everything: media, checks, RPC\n"
+        "                           (0: never)\n"
+        "  --room-prefix NAME       rooms are NAME-0, NAME-1, ... (room)\n"
         "  --decrypt-every N        srtp_unprotect 1 in N packets (1)\n"
         "  --send-batch N           RTP datagrams per sendmmsg (16)\n"
         "  --http-conns N           keep-alive HTTP connections (16)\n"
@@ -149,12 +163,20 @@ lg_usage(void)
         "  --label NAME             name of the run in the RESULT line\n"
         "  --addr-base IP           connection i sends from IP + 1 + i\n"
         "                           (127.10.0.0; must be local)\n"
-        "  -v                       log every error\n");
+        "  -v                       log every error\n"
+        "       loadgen soak [options of run] [soak options]\n"
+        "  --peers-total N          participants over the whole soak (1000)\n"
+        "  --minutes M | --seconds S  length of the soak (10 min)\n"
+        "  --concurrent N           participants at a time (50)\n"
+        "  --room-size N            participants per room (4)\n"
+        "  --vanish-pct P           leave without `end`, silently (25)\n"
+        "  --start-rate N           participants started per second, at\n"
+        "                           most (20)\n");
 }
 
 
 static int
-lg_options(lg_t *lg, int argc, char **argv)
+lg_options(lg_t *lg, int argc, char **argv, int soak)
 {
     int             c, port;
     char            ip[64];
@@ -182,6 +204,19 @@ lg_options(lg_t *lg, int argc, char **argv)
         { "label", required_argument, NULL, 'L' },
         { "udp-port", required_argument, NULL, 'u' },
         { "addr-base", required_argument, NULL, 'A' },
+        { "checks-after-connect", required_argument, NULL, 'K' },
+        { "no-keepalive", no_argument, NULL, 'k' },
+        { "indication-ms", required_argument, NULL, 'I' },
+        { "rtcp-ms", required_argument, NULL, 'C' },
+        { "silent-after", required_argument, NULL, 'Q' },
+        { "room-prefix", required_argument, NULL, 'O' },
+        { "peers-total", required_argument, NULL, 'N' },
+        { "minutes", required_argument, NULL, 'M' },
+        { "seconds", required_argument, NULL, 'T' },
+        { "concurrent", required_argument, NULL, 'n' },
+        { "room-size", required_argument, NULL, 'z' },
+        { "vanish-pct", required_argument, NULL, 'V' },
+        { "start-rate", required_argument, NULL, 'a' },
         { NULL, 0, NULL, 0 }
     };
 
@@ -199,6 +234,15 @@ lg_options(lg_t *lg, int argc, char **argv)
     cf->poll_ms = 3000;
     cf->poll_join_ms = 1000;
     cf->consent_ms = 2500;
+    cf->checks_after_up = 1;
+    cf->soak = soak;
+    cf->room_prefix = soak ? "soak" : "room";
+    cf->peers_total = 1000;
+    cf->soak_seconds = 600;
+    cf->concurrent = 50;
+    cf->room_size = 4;
+    cf->vanish_pct = 25;
+    cf->start_rate = 20;
     cf->decrypt_every = 1;
     cf->send_batch = 16;
     cf->http_conns = 16;
@@ -248,15 +292,44 @@ lg_options(lg_t *lg, int argc, char **argv)
             }
             cf->addr_base = ntohl(a.s_addr);
             break;
+        case 'K': cf->checks_after_up = atoi(optarg) != 0; break;
+        case 'k': cf->checks_after_up = 0; break;
+        case 'I': cf->indication_ms = atoi(optarg); break;
+        case 'C': cf->rtcp_ms = atoi(optarg); break;
+        case 'Q': cf->silent_after = atof(optarg); break;
+        case 'O': cf->room_prefix = optarg; break;
+        case 'N': cf->peers_total = atoi(optarg); break;
+        case 'M': cf->soak_seconds = atof(optarg) * 60; break;
+        case 'T': cf->soak_seconds = atof(optarg); break;
+        case 'n': cf->concurrent = atoi(optarg); break;
+        case 'z': cf->room_size = atoi(optarg); break;
+        case 'V': cf->vanish_pct = atoi(optarg); break;
+        case 'a': cf->start_rate = atof(optarg); break;
         case 'v': cf->verbose = 1; break;
         default:
             return -1;
         }
     }
 
+    if (soak) {
+        /* every soak participant talks; rooms are used in turn */
+        if (cf->server != LG_SERVER_KRAKEN || cf->peers_total < 1
+            || cf->concurrent < 1 || cf->room_size < 1
+            || cf->vanish_pct < 0 || cf->vanish_pct > 100
+            || cf->soak_seconds <= 0 || cf->start_rate <= 0)
+        {
+            return -1;
+        }
+
+        cf->talkers = cf->room_size;
+        cf->listeners = 0;
+        cf->rooms = (cf->peers_total + cf->room_size - 1) / cf->room_size;
+    }
+
     if (cf->rooms < 1 || cf->talkers < 0 || cf->listeners < 0
-        || cf->talkers + cf->listeners < 2 || cf->send_batch < 1
-        || cf->http_conns < 1 || cf->join_parallel < 1)
+        || (!soak && cf->talkers + cf->listeners < 2) || cf->send_batch < 1
+        || cf->http_conns < 1 || cf->join_parallel < 1
+        || cf->indication_ms < 0 || cf->rtcp_ms < 0 || cf->silent_after < 0)
     {
         return -1;
     }
@@ -312,6 +385,11 @@ lg_setup(lg_t *lg)
     lg->nparts = lg->nrooms * per;
     lg->maxconns = lg->nparts * 2;
 
+    if (lg->conf.soak) {
+        /* the last room may be partly used */
+        lg->nparts = lg->conf.peers_total;
+    }
+
     lg->rooms = calloc((size_t) lg->nrooms, sizeof(lg_room_t));
     lg->parts = calloc((size_t) lg->nparts, sizeof(lg_part_t));
     lg->conns = calloc((size_t) lg->maxconns, sizeof(lg_conn_t));
@@ -329,12 +407,16 @@ lg_setup(lg_t *lg)
         r = &lg->rooms[i];
         r->idx = i;
         r->nparts = per;
+
+        if (i * per + per > lg->nparts) {
+            r->nparts = lg->nparts - i * per;
+        }
         r->parts = calloc((size_t) per, sizeof(lg_part_t *));
         if (r->parts == NULL) {
             return -1;
         }
 
-        for (k = 0; k < per; k++) {
+        for (k = 0; k < r->nparts; k++) {
             p = &lg->parts[i * per + k];
             p->idx = i * per + k;
             p->room = r;
@@ -743,14 +825,14 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
     double        rx_pps, tx_pps, exp_pps, loss, cpu, cpu_u, cpu_s, us_pkt;
     double        rss_pp, tps;
     uint32_t      j;
-    uint64_t      expected, received, lost, seen, missing, nj, nr;
+    uint64_t      expected, received, lost, seen, missing, nj, nr, stalled;
     uint64_t     *joins, *rpcs;
     lg_pct_t      lat, jt, rt;
     lg_part_t    *p;
     lg_stream_t  *s;
     const char   *srv;
 
-    expected = received = seen = 0;
+    expected = received = seen = stalled = 0;
 
     for (j = 0; j <= lg->stream_mask; j++) {
         s = &lg->streams[j];
@@ -758,6 +840,16 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
             seen++;
             expected += s->max_ext - s->base_ext + 1;
             received += s->received;
+
+            /*
+             * A stream that stopped before the window's end (its sender
+             * or this receiver was closed by the server) lost the rest
+             * of the window: sequence numbers alone would not show it.
+             */
+            if (lg->now > s->last_rx + LG_STALL_NS) {
+                stalled++;
+                expected += (lg->now - s->last_rx) / (LG_PTIME_MS * LG_MS);
+            }
         }
     }
 
@@ -822,9 +914,11 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
            "(expected %.0f), streams %llu/%llu\n", window, tx_pps, rx_pps,
            exp_pps, (unsigned long long) seen,
            (unsigned long long) lg->expected_streams);
-    printf("   loss %.4f%% (%llu of %llu)%s\n", loss,
+    printf("   loss %.4f%% (%llu of %llu)%s; %llu streams stalled "
+           "before the end\n", loss,
            (unsigned long long) lost, (unsigned long long) expected,
-           missing ? " incl. missing streams" : "");
+           missing ? " incl. missing streams" : "",
+           (unsigned long long) stalled);
     printf("   one-way latency us: p50 %llu  p99 %llu  max %llu  "
            "(%llu samples)\n", (unsigned long long) lat.p50,
            (unsigned long long) lat.p99, (unsigned long long) lat.max,
@@ -852,6 +946,11 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
            (unsigned long long) lg->c.rx_rtcp,
            (unsigned long long) lg->c.tx_fail, failed,
            (unsigned long long) (lg->errors + lg->rpc_errors));
+    printf("   keyed connections sent %llu binding requests, %llu "
+           "indications, %llu sender reports\n",
+           (unsigned long long) lg->checks_up,
+           (unsigned long long) lg->indications,
+           (unsigned long long) lg->rtcp_sent);
 
     printf("RESULT label=%s server=%s rooms=%d talkers=%d listeners=%d "
            "participants=%d window=%.2f tx_pps=%.0f rx_pps=%.0f "
@@ -861,7 +960,8 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
            "rpc_p50_ms=%.2f rpc_p99_ms=%.2f "
            "cpu_pct=%.1f cpu_user_s=%.2f cpu_sys_s=%.2f us_per_pkt=%.3f "
            "rss_kb_per_part=%.1f rss_kb=%ld loadgen_cpu_pct=%.1f "
-           "failed=%d errors=%llu udp_drops=%lu\n",
+           "failed=%d errors=%llu udp_drops=%lu stalled=%llu "
+           "checks_keyed=%llu indications=%llu rtcp_tx=%llu rtcp_rx=%llu\n",
            lg->conf.label, srv, lg->nrooms, lg->conf.talkers,
            lg->conf.listeners, lg->nparts, window, tx_pps, rx_pps, exp_pps,
            loss, (unsigned long long) seen,
@@ -873,7 +973,11 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
            s1->ok ? 100.0 * cpu / window : 0, cpu_u, cpu_s, us_pkt,
            rss_pp, s1->rss_kb, 100.0 * self_cpu / window, failed,
            (unsigned long long) (lg->errors + lg->rpc_errors),
-           s1->udp_drops - s0->udp_drops);
+           s1->udp_drops - s0->udp_drops, (unsigned long long) stalled,
+           (unsigned long long) lg->checks_up,
+           (unsigned long long) lg->indications,
+           (unsigned long long) lg->rtcp_sent,
+           (unsigned long long) lg->c.rx_rtcp);
 
     fflush(stdout);
 }
@@ -882,20 +986,24 @@ lg_report(lg_t *lg, double window, const lg_proc_t *s0, const lg_proc_t *s1,
 int
 main(int argc, char **argv)
 {
+    int    soak;
     lg_t  *lg;
 
     if (argc >= 2 && strcmp(argv[1], "floor") == 0) {
         return lg_floor(argc - 2, argv + 2);
     }
 
-    if (argc < 2 || strcmp(argv[1], "run") != 0) {
+    if (argc < 2
+        || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "soak") != 0))
+    {
         lg_usage();
         return 2;
     }
 
     lg = &lg_main;
+    soak = (strcmp(argv[1], "soak") == 0);
 
-    if (lg_options(lg, argc - 1, argv + 1) != 0) {
+    if (lg_options(lg, argc - 1, argv + 1, soak) != 0) {
         lg_usage();
         return 2;
     }
@@ -906,6 +1014,10 @@ main(int argc, char **argv)
 
     if (lg_setup(lg) != 0) {
         return 1;
+    }
+
+    if (soak) {
+        return lg_soak(lg);
     }
 
     lg_loop(lg);

@@ -14,6 +14,8 @@
 #   CAPACITY_KRAKEN, CAPACITY_JANUS
 #                   capacity sweeps per server: "FAMILY N1 N2 ...; ..."
 #                   ("" none)
+#   KRAKEN_CONF     directives for nginx's http block
+#                   ("kraken_connect_timeout 1h;": listeners never send)
 #   OUT             file the RESULT lines are appended to
 #   KEEP            keep the temporary folder (server logs) when set
 set -eu
@@ -34,6 +36,10 @@ MEDIA_PORT=20000
 JANUS_PORT=8088
 SRV_PID=
 MASTER_PID=
+# listeners publish but never send: keep them
+KRAKEN_CONF=${KRAKEN_CONF-kraken_connect_timeout  1h;}
+
+. "$HERE/lib.sh"
 
 case "$MODE" in
 quick)
@@ -58,37 +64,7 @@ esac
 # SCENARIOS=" " runs none (only the capacity sweeps)
 SCENARIOS=${SCENARIOS:-$DEFAULT_SCENARIOS}
 
-if ip route show default 2>/dev/null | grep -q .; then
-    echo "run.sh: this namespace has a default route; run it through" \
-         "tools/netns.sh" >&2
-    exit 1
-fi
-
-if [ "$(nproc)" -ge 2 ]; then
-    PIN_SRV="taskset -c 0"
-    PIN_LG="taskset -c 1"
-else
-    PIN_SRV=
-    PIN_LG=
-fi
-
-ip link set lo up
-
-# The servers' media address and the generator's per-connection addresses
-# live on an ifb device of this namespace. Janus gathers candidates only on
-# a non-loopback device (ice_enforce_list) and then sends with
-# IP_UNICAST_IF on it, which the kernel refuses for 127/8 addresses; so
-# the namespace gets 10.200.0.1 (servers) and a local route for
-# 10.201.0.0/16 (one generator address per connection). Both servers get
-# the same addresses and the same path.
-SRV_ADDR=10.200.0.1
-LG_BASE=10.201.0.0
-if ! ip link show ifb9 >/dev/null 2>&1; then
-    ip link add ifb9 type ifb
-    ip addr add $SRV_ADDR/32 dev ifb9
-    ip link set ifb9 up
-    ip route add local $LG_BASE/16 dev ifb9
-fi
+bench_netns run.sh
 
 cleanup() {
     stop_server
@@ -101,96 +77,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 
-# ngx_kraken on a private prefix, one worker.
-start_kraken() {
-    mkdir -p "$TMP/nginx/logs" "$TMP/nginx/conf" "$TMP/nginx/tmp"
-    cat > "$TMP/nginx/conf/nginx.conf" <<EOF
-load_module $MODULE;
-
-worker_processes  1;
-pid               logs/nginx.pid;
-error_log         logs/error.log ${KRAKEN_LOG_LEVEL:-warn};
-
-events {
-    worker_connections  8192;
-}
-
-http {
-    access_log  off;
-
-    client_body_temp_path  tmp/body;
-    proxy_temp_path        tmp/proxy;
-    fastcgi_temp_path      tmp/fastcgi;
-    uwsgi_temp_path        tmp/uwsgi;
-    scgi_temp_path         tmp/scgi;
-
-    keepalive_requests  1000000;
-    keepalive_timeout   600s;
-
-    kraken_media_listen     $SRV_ADDR:$MEDIA_PORT;
-    # listeners publish but never send: keep them
-    kraken_connect_timeout  1h;
-
-    server {
-        listen  127.0.0.1:$HTTP_PORT;
-
-        client_max_body_size     1m;
-        client_body_buffer_size  1m;
-
-        location = / {
-            kraken_rpc;
-        }
-    }
-}
-EOF
-    $PIN_SRV /usr/sbin/nginx -p "$TMP/nginx/" -e logs/error.log \
-        -c conf/nginx.conf
-    i=0
-    while [ ! -s "$TMP/nginx/logs/nginx.pid" ] && [ $i -lt 50 ]; do
-        sleep 0.1; i=$((i + 1))
-    done
-    MASTER_PID=$(cat "$TMP/nginx/logs/nginx.pid")
-    i=0
-    SRV_PID=
-    while [ -z "$SRV_PID" ] && [ $i -lt 50 ]; do
-        SRV_PID=$(pgrep -P "$MASTER_PID" | head -1 || true)
-        sleep 0.1; i=$((i + 1))
-    done
-    [ -n "$SRV_PID" ] || { echo "run.sh: no nginx worker" >&2; exit 1; }
-    wait_http "$HTTP_PORT"
-}
-
-
 start_janus() {
     $PIN_SRV janus -F "$HERE/janus" -C "$HERE/janus/janus.jcfg" -N -o \
         -L "$TMP/janus.log" >/dev/null 2>&1 &
     SRV_PID=$!
     wait_http "$JANUS_PORT"
-}
-
-
-wait_http() {
-    i=0
-    while ! curl -s -o /dev/null "http://127.0.0.1:$1/" && [ $i -lt 100 ]
-    do
-        sleep 0.1; i=$((i + 1))
-    done
-}
-
-
-stop_server() {
-    if [ -n "$MASTER_PID" ]; then
-        kill "$MASTER_PID" 2>/dev/null || true
-        i=0
-        while kill -0 "$MASTER_PID" 2>/dev/null && [ $i -lt 50 ]; do
-            sleep 0.1; i=$((i + 1))
-        done
-        MASTER_PID=
-    elif [ -n "$SRV_PID" ]; then
-        kill "$SRV_PID" 2>/dev/null || true
-        wait "$SRV_PID" 2>/dev/null || true
-    fi
-    SRV_PID=
 }
 
 

@@ -311,6 +311,7 @@ kraken_engine_timer(kraken_engine_t *e, uint64_t now)
                 if (now - p->closed_at >= e->conf.tombstone_time) {
                     *pp = p->room_next;
                     kraken_peer_free(p);
+                    e->freed = 1;
                     continue;
                 }
 
@@ -332,9 +333,17 @@ kraken_engine_timer(kraken_engine_t *e, uint64_t now)
     }
 
 #ifdef __GLIBC__
-    /* handshake state is the bulk of a new peer: give it back */
-    if (trim) {
+    /*
+     * Handshake state is the bulk of a new peer: give it back at once.
+     * What departed peers leave free is given back too, at most every
+     * KRAKEN_TRIM_INTERVAL: glibc keeps freed memory in its arenas.
+     */
+    if (trim
+        || (e->freed && now - e->trimmed_at >= KRAKEN_TRIM_INTERVAL))
+    {
         malloc_trim(0);
+        e->freed = 0;
+        e->trimmed_at = now;
     }
 #endif
 

@@ -32,6 +32,7 @@
 #define KRAKEN_MID_MAX          999999  /* numeric mids of an offer */
 #define KRAKEN_RR_INTERVAL      1000
 #define KRAKEN_DTLS_LINGER      10000   /* ms DTLS outlives the handshake */
+#define KRAKEN_TRIM_INTERVAL    10000   /* ms between heap trims for frees */
 #define KRAKEN_SSRC_PINS        5       /* RTP sources of one peer: the
                                            declared one and 4 more */
 
@@ -174,6 +175,8 @@ struct kraken_engine_s {
     kraken_addr_t        *by_addr[KRAKEN_ADDR_BUCKETS];
 
     kraken_engine_counters_t  counters;
+    int                   freed;        /* peers freed since the last trim */
+    uint64_t              trimmed_at;
     unsigned              nrooms;
     unsigned              npeers;       /* live */
     unsigned              npending;     /* live, not connected */
