@@ -16,7 +16,7 @@
  */
 
 const {
-    Participant, Checks, rpc, rpcRaw, waitFor, randomId, logger,
+    Participant, Checks, rpc, rpcRaw, waitFor, randomId, logger, talking,
 } = require('./lib/kraken-client');
 
 const [url, detailsUrl, pollArg] = process.argv.slice(2);
@@ -51,28 +51,6 @@ function collect(v, seen) {
             collect(x, seen);
         }
     }
-}
-
-/* a hears b: RTP and b's tone on b's stream, since the last reset */
-async function hears(a, b, tone) {
-    await a.sampleStats();
-    const h = a.heard(b.uid);
-    return Boolean(h && h.packets > 25 && h.activeFrames > 50
-                   && h.tone === tone && h.toneShare > 0.8);
-}
-
-async function talking(pairs, ms) {
-    for (const [a] of pairs) {
-        a.resetAudio();
-    }
-    return waitFor(async () => {
-        for (const [a, b, tone] of pairs) {
-            if (!await hears(a, b, tone)) {
-                return false;
-            }
-        }
-        return true;
-    }, ms, 200);
 }
 
 async function main() {

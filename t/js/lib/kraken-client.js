@@ -975,6 +975,31 @@ class Checks {
     }
 }
 
+/*
+ * Each pair [a, b, tone]: a hears b (RTP, and b's tone on b's stream)
+ * since now, within ms.
+ */
+async function talking(pairs, ms) {
+    const hears = async (a, b, tone) => {
+        await a.sampleStats();
+        const h = a.heard(b.uid);
+        return Boolean(h && h.packets > 25 && h.activeFrames > 50
+                       && h.tone === tone && h.toneShare > 0.8);
+    };
+    for (const [a] of pairs) {
+        a.resetAudio();
+    }
+    return waitFor(async () => {
+        for (const [a, b, tone] of pairs) {
+            if (!await hears(a, b, tone)) {
+                return false;
+            }
+        }
+        return true;
+    }, ms, 200);
+}
+
+
 module.exports = {
     RATE, FRAME, RESTART_CODES,
     KrakenError, RpcTransportError,
@@ -982,6 +1007,6 @@ module.exports = {
     parseSections, opusPt, swapPayloadType,
     toneShare, rms, ToneSource,
     Participant,
-    waitFor, sleep, randomId, logger, Checks,
+    waitFor, sleep, randomId, logger, Checks, talking,
     wrtc,
 };
