@@ -2,8 +2,9 @@
 # ngx_kraken on a private prefix with one worker. Sourced, not run.
 #
 # The caller sets TMP (a private folder), MODULE (the .so), HTTP_PORT,
-# MEDIA_PORT, and optionally KRAKEN_CONF (more directives for the http
-# block) and KRAKEN_LOG_LEVEL (warn).
+# MEDIA_PORT, and optionally KRAKEN_CONF (more directives for the media
+# server), KRAKEN_MAIN_CONF (for the main level), KRAKEN_RPC_CONF (for the
+# RPC location), KRAKEN_WORKERS (1) and KRAKEN_LOG_LEVEL (warn).
 
 
 # bench_netns NAME: checks that this is a namespace without a way out,
@@ -49,14 +50,24 @@ bench_netns() {
 start_kraken() {
     mkdir -p "$TMP/nginx/logs" "$TMP/nginx/conf" "$TMP/nginx/tmp"
     cat > "$TMP/nginx/conf/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 load_module $MODULE;
 
-worker_processes  1;
+worker_processes  ${KRAKEN_WORKERS:-1};
 pid               logs/nginx.pid;
 error_log         logs/error.log ${KRAKEN_LOG_LEVEL:-warn};
+${KRAKEN_MAIN_CONF:-}
 
 events {
     worker_connections  8192;
+}
+
+stream {
+    server {
+        listen  $SRV_ADDR:$MEDIA_PORT udp reuseport;
+        kraken_media;
+        ${KRAKEN_CONF:-}
+    }
 }
 
 http {
@@ -71,8 +82,6 @@ http {
     keepalive_requests  1000000;
     keepalive_timeout   600s;
 
-    kraken_media_listen     $SRV_ADDR:$MEDIA_PORT;
-    ${KRAKEN_CONF:-}
 
     server {
         listen  127.0.0.1:$HTTP_PORT;
@@ -82,10 +91,19 @@ http {
 
         location = / {
             kraken_rpc;
+            ${KRAKEN_RPC_CONF:-}
         }
     }
 }
 EOF
+    start_nginx
+}
+
+
+# start_nginx: runs nginx on $TMP/nginx/conf/nginx.conf (the caller wrote
+# it) and waits for a worker and the RPC port: MASTER_PID, SRV_PID (the
+# first worker).
+start_nginx() {
     $PIN_SRV /usr/sbin/nginx -p "$TMP/nginx/" -e logs/error.log \
         -c conf/nginx.conf
     i=0

@@ -14,7 +14,7 @@
 #   CAPACITY_KRAKEN, CAPACITY_JANUS
 #                   capacity sweeps per server: "FAMILY N1 N2 ...; ..."
 #                   ("" none)
-#   KRAKEN_CONF     directives for nginx's http block
+#   KRAKEN_CONF     directives for the media server (stream)
 #                   ("kraken_connect_timeout 1h;": listeners never send)
 #   OUT             file the RESULT lines are appended to
 #   KEEP            keep the temporary folder (server logs) when set

@@ -239,46 +239,59 @@ kraken_engine_free(kraken_engine_t *e)
 }
 
 
-void
+int
 kraken_engine_input(kraken_engine_t *e, const struct sockaddr *from,
     socklen_t fromlen, uint8_t *buf, size_t len, uint64_t now_ms)
 {
+    unsigned        tag;
     kraken_addr_t  *a;
 
     if (len == 0 || fromlen > sizeof(struct sockaddr_storage)) {
         e->counters.malformed++;
-        return;
+        return KRAKEN_INPUT_OK;
     }
 
     /* nothing larger can be forwarded, or answered */
     if (len > KRAKEN_DATAGRAM_MAX) {
         e->counters.oversize++;
-        return;
+        return KRAKEN_INPUT_OK;
     }
 
     /* RFC 7983 */
     if (buf[0] <= 3) {
-        if (kraken_stun_is(buf, len)) {
-            kraken_input_stun(e, from, fromlen, buf, len, now_ms);
-
-        } else {
+        if (!kraken_stun_is(buf, len)) {
             e->counters.malformed++;
+            return KRAKEN_INPUT_OK;
         }
 
-        return;
+        /* an indication has no USERNAME: it is for whoever has the path */
+        if (e->conf.ufrag_tag) {
+            tag = kraken_engine_stun_tag(buf, len);
+
+            if (tag != 0 && tag != e->conf.ufrag_tag) {
+                return KRAKEN_INPUT_FOREIGN;
+            }
+        }
+
+        kraken_input_stun(e, from, fromlen, buf, len, now_ms);
+        return KRAKEN_INPUT_OK;
     }
 
     if (!((buf[0] >= 20 && buf[0] <= 63) || (buf[0] >= 128 && buf[0] <= 191)))
     {
         e->counters.malformed++;
-        return;
+        return KRAKEN_INPUT_OK;
     }
 
     /* beyond STUN only addresses that passed a check are heard */
     a = kraken_addr_find(e, from);
     if (a == NULL) {
+        if (e->conf.ufrag_tag) {
+            return KRAKEN_INPUT_FOREIGN;
+        }
+
         e->counters.unknown_source++;
-        return;
+        return KRAKEN_INPUT_OK;
     }
 
     if (buf[0] <= 63) {
@@ -287,6 +300,84 @@ kraken_engine_input(kraken_engine_t *e, const struct sockaddr *from,
     } else {
         kraken_input_srtp(e, a, buf, len, now_ms);
     }
+
+    return KRAKEN_INPUT_OK;
+}
+
+
+void
+kraken_engine_drop(kraken_engine_t *e, const uint8_t *buf, size_t len)
+{
+    if (len && buf[0] <= 3) {
+        e->counters.stun_bad++;
+
+    } else {
+        e->counters.unknown_source++;
+    }
+}
+
+
+/*
+ * The tag is two letters 'a'..'p' at the start of the USERNAME, our own
+ * ufrag: the eBPF steering program reads it the same way.
+ */
+
+unsigned
+kraken_engine_stun_tag(const uint8_t *buf, size_t len)
+{
+    size_t    off, end, alen;
+    unsigned  type, hi, lo;
+
+    if (len < 20) {
+        return 0;
+    }
+
+    end = 20 + (((size_t) buf[2] << 8) | buf[3]);
+    if (end > len) {
+        end = len;
+    }
+
+    for (off = 20; off + 4 <= end; off += 4 + ((alen + 3) & ~(size_t) 3)) {
+        type = ((unsigned) buf[off] << 8) | buf[off + 1];
+        alen = ((size_t) buf[off + 2] << 8) | buf[off + 3];
+
+        if (type != 0x0006) {
+            continue;
+        }
+
+        if (alen < 2 || off + 4 + 2 > end) {
+            return 0;
+        }
+
+        hi = buf[off + 4];
+        lo = buf[off + 5];
+
+        if (hi < 'a' || hi > 'p' || lo < 'a' || lo > 'p') {
+            return 0;
+        }
+
+        return (hi - 'a') * 16 + (lo - 'a');
+    }
+
+    return 0;
+}
+
+
+/* A new local ufrag: random, after this engine's tag if it has one. */
+
+int
+kraken_ufrag_new(kraken_engine_t *e, char *buf)
+{
+    if (kraken_random_token(e, buf, KRAKEN_UFRAG_SIZE) != 0) {
+        return -1;
+    }
+
+    if (e->conf.ufrag_tag) {
+        buf[0] = (char) ('a' + e->conf.ufrag_tag / 16);
+        buf[1] = (char) ('a' + e->conf.ufrag_tag % 16);
+    }
+
+    return 0;
 }
 
 

@@ -54,6 +54,18 @@ typedef void (*kraken_room_event_pt)(void *data, const char *rid,
  */
 typedef int (*kraken_room_admit_pt)(void *data, const char *rid);
 
+/*
+ * A client address became known to this engine (added 1: a peer's path
+ * or probe) or stopped being known (0), so that the caller can steer its
+ * datagrams here.
+ */
+typedef void (*kraken_addr_event_pt)(void *data, const struct sockaddr *sa,
+    socklen_t len, int added);
+
+/* kraken_engine_input(): the datagram belongs to another engine */
+#define KRAKEN_INPUT_OK       0
+#define KRAKEN_INPUT_FOREIGN  1
+
 typedef struct {
     const char      *announce_ip;       /* our host candidate */
     uint16_t         port;              /* our media port */
@@ -69,6 +81,15 @@ typedef struct {
     void            *log_data;
     kraken_random_pt random;            /* NULL: OpenSSL's RAND_bytes() */
     void            *random_data;
+
+    /*
+     * Several engines behind one port: 1..255 is this engine's tag, the
+     * first two characters of every ufrag it hands out, and input() says
+     * KRAKEN_INPUT_FOREIGN instead of dropping what is not its own.
+     */
+    unsigned         ufrag_tag;
+    kraken_addr_event_pt  addr_event;   /* may be NULL */
+    void            *addr_event_data;
 
     /* bounds, 0: none; publish answers 5002000 or 5003000 beyond them */
     unsigned         max_room_peers;    /* live peers of one room */
@@ -117,9 +138,20 @@ kraken_engine_t *kraken_engine_create(const kraken_engine_conf_t *conf,
     char *err, size_t errlen);
 void kraken_engine_free(kraken_engine_t *e);
 
-/* A received datagram; buf may be modified. */
-void kraken_engine_input(kraken_engine_t *e, const struct sockaddr *from,
+/*
+ * A received datagram; buf may be modified. Returns KRAKEN_INPUT_OK, or
+ * with a ufrag_tag KRAKEN_INPUT_FOREIGN for STUN tagged for another
+ * engine and for other datagrams from an address it does not know: the
+ * caller hands it to its owner, or gives it to kraken_engine_drop().
+ */
+int kraken_engine_input(kraken_engine_t *e, const struct sockaddr *from,
     socklen_t fromlen, uint8_t *buf, size_t len, uint64_t now_ms);
+
+/* A foreign datagram nobody owns: counted as input() would without tag. */
+void kraken_engine_drop(kraken_engine_t *e, const uint8_t *buf, size_t len);
+
+/* The ufrag tag a STUN request is for (1..255), 0 when it has none. */
+unsigned kraken_engine_stun_tag(const uint8_t *buf, size_t len);
 
 /* Hands the batched output to conf->send; call after a batch of input. */
 void kraken_engine_flush(kraken_engine_t *e);

@@ -192,6 +192,7 @@ void kraken_log(kraken_engine_t *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int kraken_random(kraken_engine_t *e, void *buf, size_t len);
 int kraken_random_token(kraken_engine_t *e, char *buf, size_t len);
+int kraken_ufrag_new(kraken_engine_t *e, char *buf);
 int kraken_random32(kraken_engine_t *e, uint32_t *v);
 int kraken_track(kraken_engine_t *e, char out[37], int uuid);
 kraken_datagram_t *kraken_out_next(kraken_engine_t *e);

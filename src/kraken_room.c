@@ -107,6 +107,11 @@ kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a)
     }
 
     a->linked = 0;
+
+    if (e->conf.addr_event) {
+        e->conf.addr_event(e->conf.addr_event_data,
+                           (struct sockaddr *) &a->sa, a->len, 0);
+    }
 }
 
 
@@ -151,6 +156,10 @@ kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
     h = kraken_addr_hash(sa) % KRAKEN_ADDR_BUCKETS;
     a->next = e->by_addr[h];
     e->by_addr[h] = a;
+
+    if (e->conf.addr_event) {
+        e->conf.addr_event(e->conf.addr_event_data, sa, len, 1);
+    }
 
     return 0;
 }

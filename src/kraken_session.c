@@ -376,7 +376,7 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
         || kraken_random(e, &p->session_id, sizeof(p->session_id)) != 0
         || kraken_track(e, p->cid, 0) != 0
         || kraken_track(e, p->pub_id, 1) != 0
-        || kraken_random_token(e, p->ufrag, KRAKEN_UFRAG_SIZE) != 0
+        || kraken_ufrag_new(e, p->ufrag) != 0
         || kraken_random_token(e, p->pwd, KRAKEN_PWD_SIZE) != 0)
     {
         kraken_peer_free(p);
@@ -479,7 +479,7 @@ kraken_engine_restart(kraken_engine_t *e, const char *rid, const char *uid,
 
     /* ICE restart: new credentials on both sides, DTLS stays */
     if (strcmp(sdp->ice_ufrag, p->remote_ufrag) != 0) {
-        if (kraken_random_token(e, ufrag, KRAKEN_UFRAG_SIZE) != 0
+        if (kraken_ufrag_new(e, ufrag) != 0
             || kraken_random_token(e, pwd, KRAKEN_PWD_SIZE) != 0)
         {
             return kraken_error_set(err, KRAKEN_ERR_SERVER_CREATE_ANSWER,

@@ -15,9 +15,7 @@
 
 
 typedef struct {
-    ngx_kraken_media_conf_t   media;
     ngx_kraken_ipc_conf_t     forward;
-    ngx_flag_t                media_enabled;
 } ngx_http_kraken_main_conf_t;
 
 
@@ -76,18 +74,9 @@ static char *ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_kraken_media_listen(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_kraken_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_kraken_init_process(ngx_cycle_t *cycle);
-static void ngx_http_kraken_exit_process(ngx_cycle_t *cycle);
-
-
-/* the engine's bounds are unsigned; 0 turns one off */
-static ngx_conf_num_bounds_t  ngx_http_kraken_bound = {
-    ngx_conf_check_num_bounds, 0, NGX_MAX_INT32_VALUE
-};
 
 
 static ngx_command_t  ngx_http_kraken_commands[] = {
@@ -141,97 +130,6 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
       offsetof(ngx_http_kraken_loc_conf_t, turn_secret),
       NULL },
 
-    { ngx_string("kraken_media_listen"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_kraken_media_listen,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("kraken_media_announce"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.announce),
-      NULL },
-
-    { ngx_string("kraken_consent_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.consent_timeout),
-      NULL },
-
-    { ngx_string("kraken_connect_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.connect_timeout),
-      NULL },
-
-    { ngx_string("kraken_closed_peer_time"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.tombstone_time),
-      NULL },
-
-    { ngx_string("kraken_shm_size"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.shm_size),
-      NULL },
-
-    { ngx_string("kraken_media_socket_buffer"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.socket_buffer),
-      NULL },
-
-    { ngx_string("kraken_drain_timeout"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_msec_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.drain_timeout),
-      NULL },
-
-    { ngx_string("kraken_room_peers"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.room_peers),
-      &ngx_http_kraken_bound },
-
-    { ngx_string("kraken_worker_rooms"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.worker_rooms),
-      &ngx_http_kraken_bound },
-
-    { ngx_string("kraken_worker_peers"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.worker_peers),
-      &ngx_http_kraken_bound },
-
-    { ngx_string("kraken_worker_connecting"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.worker_connecting),
-      &ngx_http_kraken_bound },
-
-    { ngx_string("kraken_peer_candidates"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_kraken_main_conf_t, media.peer_candidates),
-      &ngx_http_kraken_bound },
-
     { ngx_string("kraken_forward_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -275,7 +173,7 @@ ngx_module_t  ngx_http_kraken_module = {
     ngx_http_kraken_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_kraken_exit_process,          /* exit process */
+    NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -1055,24 +953,6 @@ ngx_http_kraken_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     kmcf->media.listen = NULL;
-     *     kmcf->media.announce = { 0, NULL };
-     */
-
-    kmcf->media.consent_timeout = NGX_CONF_UNSET_MSEC;
-    kmcf->media.connect_timeout = NGX_CONF_UNSET_MSEC;
-    kmcf->media.tombstone_time = NGX_CONF_UNSET_MSEC;
-    kmcf->media.socket_buffer = NGX_CONF_UNSET_SIZE;
-    kmcf->media.shm_size = NGX_CONF_UNSET_SIZE;
-    kmcf->media.drain_timeout = NGX_CONF_UNSET_MSEC;
-    kmcf->media.room_peers = NGX_CONF_UNSET_UINT;
-    kmcf->media.worker_rooms = NGX_CONF_UNSET_UINT;
-    kmcf->media.worker_peers = NGX_CONF_UNSET_UINT;
-    kmcf->media.worker_connecting = NGX_CONF_UNSET_UINT;
-    kmcf->media.peer_candidates = NGX_CONF_UNSET_UINT;
     kmcf->forward.timeout = NGX_CONF_UNSET_MSEC;
     kmcf->forward.pending = NGX_CONF_UNSET;
 
@@ -1085,63 +965,11 @@ ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_kraken_main_conf_t  *kmcf = conf;
 
-    u_char   *p;
-    size_t    len;
-
-    ngx_conf_init_msec_value(kmcf->media.consent_timeout, 30000);
-    ngx_conf_init_msec_value(kmcf->media.connect_timeout, 60000);
-    ngx_conf_init_msec_value(kmcf->media.tombstone_time, 300000);
-    ngx_conf_init_size_value(kmcf->media.socket_buffer, 4 * 1024 * 1024);
-    ngx_conf_init_size_value(kmcf->media.shm_size, 8 * 1024 * 1024);
-    ngx_conf_init_msec_value(kmcf->media.drain_timeout, 3600000);
-
-    /* see README: a core's forwarding, memory, a browser's candidates */
-    ngx_conf_init_uint_value(kmcf->media.room_peers, 1000);
-    ngx_conf_init_uint_value(kmcf->media.worker_rooms, 2000);
-    ngx_conf_init_uint_value(kmcf->media.worker_peers, 2000);
-    ngx_conf_init_uint_value(kmcf->media.worker_connecting, 1000);
-    ngx_conf_init_uint_value(kmcf->media.peer_candidates, 64);
     ngx_conf_init_msec_value(kmcf->forward.timeout, 10000);
     ngx_conf_init_value(kmcf->forward.pending, 256);
 
     if (kmcf->forward.pending < 1) {
         return "kraken_forward_pending must be at least 1";
-    }
-
-    if (kmcf->media.listen == NULL) {
-        if (kmcf->media.announce.len) {
-            return "kraken_media_announce needs kraken_media_listen";
-        }
-
-        return NGX_CONF_OK;
-    }
-
-    kmcf->media_enabled = 1;
-
-    if (ngx_kraken_registry_add_zone(cf, kmcf->media.shm_size) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (kmcf->media.announce.len == 0) {
-        /* the listen address itself, unless it is a wildcard */
-        p = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        len = ngx_sock_ntop(kmcf->media.listen->sockaddr,
-                            kmcf->media.listen->socklen, p,
-                            NGX_SOCKADDR_STRLEN, 0);
-
-        if (ngx_strncmp(p, "0.0.0.0", len) == 0
-            || ngx_strncmp(p, "::", len) == 0)
-        {
-            return "kraken_media_listen on a wildcard address needs "
-                   "kraken_media_announce";
-        }
-
-        kmcf->media.announce.data = p;
-        kmcf->media.announce.len = len;
     }
 
     return NGX_CONF_OK;
@@ -1208,44 +1036,6 @@ ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_kraken_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_kraken_media_listen(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_kraken_main_conf_t  *kmcf = conf;
-
-    ngx_str_t  *value;
-    ngx_url_t   u;
-
-    if (kmcf->media.listen) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = value[1];
-    u.listen = 1;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in \"%V\" of the \"kraken_media_listen\" "
-                               "directive", u.err, &u.url);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.no_port || u.naddrs == 0) {
-        return "needs an address and a port";
-    }
-
-    kmcf->media.listen = &u.addrs[0];
 
     return NGX_CONF_OK;
 }
@@ -1336,19 +1126,13 @@ ngx_http_kraken_init_process(ngx_cycle_t *cycle)
     }
 
     kmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_kraken_module);
-    if (kmcf == NULL || !kmcf->media_enabled) {
+    if (kmcf == NULL) {
         return NGX_OK;
     }
 
+    /* before the stream part starts the media plane and its forwarding */
     ngx_kraken_ipc_init(&kmcf->forward);
+    ngx_kraken_media_set_rpc(ngx_http_kraken_ipc_rpc);
 
-    return ngx_kraken_media_init_process(cycle, &kmcf->media,
-                                         ngx_http_kraken_ipc_rpc);
-}
-
-
-static void
-ngx_http_kraken_exit_process(ngx_cycle_t *cycle)
-{
-    ngx_kraken_media_exit_process(cycle);
+    return NGX_OK;
 }

@@ -12,6 +12,9 @@
 #include "ngx_kraken_registry.h"
 #include "ngx_kraken_ipc.h"
 #include "kraken_udp.h"
+#include "ngx_kraken.h"
+
+#include <openssl/crypto.h>
 
 
 #define NGX_KRAKEN_BATCH       64
@@ -27,19 +30,50 @@
 #define NGX_KRAKEN_SEND_LOG    1
 
 
+/*
+ * A datagram handed over to the worker that owns its peer: the registry's
+ * token, then the client's address, then the datagram.
+ */
+typedef struct {
+    u_char                    magic[4];
+    u_char                    token[NGX_KRAKEN_TOKEN_LEN];
+    u_char                    family;
+    u_char                    pad;
+    u_char                    port[2];
+    u_char                    addr[16];
+} ngx_kraken_handoff_t;
+
+
+static ngx_int_t ngx_kraken_media_socket(ngx_cycle_t *cycle,
+    ngx_stream_kraken_main_conf_t *kmcf);
+static ngx_int_t ngx_kraken_media_handoff_init(ngx_cycle_t *cycle);
 static void ngx_kraken_media_read_handler(ngx_event_t *rev);
+static void ngx_kraken_media_handoff_handler(ngx_event_t *rev);
+static void ngx_kraken_media_foreign(struct sockaddr *from, socklen_t len,
+    u_char *buf, size_t n);
+static void ngx_kraken_media_handoff_flush(void);
 static void ngx_kraken_media_timer_handler(ngx_event_t *ev);
 static ngx_int_t ngx_kraken_media_drain(ngx_log_t *log,
     kraken_engine_stats_t *st);
 static void ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n);
+static void ngx_kraken_media_addr_event(void *data,
+    const struct sockaddr *sa, socklen_t len, int added);
 static void ngx_kraken_media_log(void *data, const char *msg);
 
 
 static kraken_engine_t   *ngx_kraken_engine;
 static ngx_connection_t  *ngx_kraken_udp;
+static ngx_connection_t  *ngx_kraken_handoff;
 static ngx_event_t        ngx_kraken_timer;
 static ngx_log_t         *ngx_kraken_log;
 static ngx_kraken_media_conf_t  *ngx_kraken_mcf;
+static ngx_kraken_ipc_handler_pt  ngx_kraken_rpc;
+
+/* this worker's registry slot, and its socket's index in the eBPF array */
+static ngx_uint_t         ngx_kraken_slot;
+static ngx_uint_t         ngx_kraken_sock_index;
+static kraken_bpf_t      *ngx_kraken_steer_maps;
+static ngx_kraken_media_stats_t  ngx_kraken_mstats;
 
 /* after a reload: when draining began, when a peer was last connected */
 static ngx_uint_t         ngx_kraken_draining;
@@ -51,8 +85,16 @@ static time_t             ngx_kraken_send_logged;
 static u_char             ngx_kraken_rbuf[NGX_KRAKEN_BATCH]
                                          [NGX_KRAKEN_DGRAM_SIZE];
 static struct mmsghdr     ngx_kraken_rmsg[NGX_KRAKEN_BATCH];
-static struct iovec       ngx_kraken_riov[NGX_KRAKEN_BATCH];
+static struct iovec       ngx_kraken_riov[NGX_KRAKEN_BATCH][2];
 static struct sockaddr_storage  ngx_kraken_raddr[NGX_KRAKEN_BATCH];
+static ngx_kraken_handoff_t     ngx_kraken_rhdr[NGX_KRAKEN_BATCH];
+
+/* datagrams to hand over, sent after each batch: they point into rbuf */
+static ngx_uint_t         ngx_kraken_nout;
+static struct mmsghdr     ngx_kraken_omsg[NGX_KRAKEN_BATCH];
+static struct iovec       ngx_kraken_oiov[NGX_KRAKEN_BATCH][2];
+static struct sockaddr_in ngx_kraken_oaddr[NGX_KRAKEN_BATCH];
+static ngx_kraken_handoff_t     ngx_kraken_ohdr[NGX_KRAKEN_BATCH];
 
 
 kraken_engine_t *
@@ -62,79 +104,61 @@ ngx_kraken_media_engine(void)
 }
 
 
+void
+ngx_kraken_media_set_rpc(ngx_kraken_ipc_handler_pt rpc)
+{
+    ngx_kraken_rpc = rpc;
+}
+
+
 ngx_int_t
 ngx_kraken_media_init_process(ngx_cycle_t *cycle,
-    ngx_kraken_media_conf_t *mcf, ngx_kraken_ipc_handler_pt rpc)
+    ngx_stream_kraken_main_conf_t *kmcf)
 {
-    int                    fd, value;
-    ngx_uint_t             slot;
-    char                   err[256];
-    u_char                 ip[NGX_SOCKADDR_STRLEN + 1];
-    in_port_t              port;
-    socklen_t              socklen;
-    ngx_connection_t      *c;
-    struct sockaddr_storage  sa;
-    kraken_engine_conf_t   ecf;
+    char                      err[256];
+    u_char                    ip[NGX_SOCKADDR_STRLEN + 1];
+    ngx_kraken_media_conf_t  *mcf;
+    kraken_engine_conf_t      ecf;
+
+    mcf = kmcf->media;
 
     ngx_kraken_log = cycle->log;
     ngx_kraken_mcf = mcf;
 
-    ngx_memcpy(&sa, mcf->listen->sockaddr, mcf->listen->socklen);
-    socklen = mcf->listen->socklen;
-
-    if (ngx_kraken_registry_join(cycle, &slot) != NGX_OK) {
+    if (ngx_kraken_registry_join(cycle, &ngx_kraken_slot) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    /* one port per worker: the room's owner is the only one it reaches */
-    port = ngx_inet_get_port((struct sockaddr *) &sa) + (in_port_t) slot;
-    ngx_inet_set_port((struct sockaddr *) &sa, port);
-    ngx_kraken_registry_set_port(port);
+    ngx_kraken_registry_set_port(kmcf->port);
 
-    if (ngx_kraken_ipc_listen(cycle, rpc) != NGX_OK) {
+    if (ngx_kraken_rpc
+        && ngx_kraken_ipc_listen(cycle, ngx_kraken_rpc) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    fd = ngx_socket(sa.ss_family, SOCK_DGRAM, 0);
-    if (fd == (int) NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
-                      "kraken: socket() failed");
+    if (ngx_kraken_media_socket(cycle, kmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    value = 1;
-    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &value, sizeof(int));
-
-    if (mcf->socket_buffer) {
-        value = (int) mcf->socket_buffer;
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
-    }
-
-#if defined(IP_MTU_DISCOVER) && defined(IP_PMTUDISC_PROBE)
-    /*
-     * DF set without path MTU errors: media datagrams are small, and a
-     * datagram with DF needs no IP ID (no hashed ident per packet).
-     */
-    if (sa.ss_family == AF_INET) {
-        value = IP_PMTUDISC_PROBE;
-        (void) setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &value,
-                          sizeof(int));
-    }
-#endif
-
-    if (bind(fd, (struct sockaddr *) &sa, socklen) == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
-                      "kraken: bind() to media port %d failed", (int) port);
-        (void) ngx_close_socket(fd);
+    if (ngx_kraken_media_handoff_init(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (ngx_nonblocking(fd) == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
-                      ngx_nonblocking_n " failed");
-        (void) ngx_close_socket(fd);
-        return NGX_ERROR;
+    ngx_kraken_steer_maps = ngx_kraken_bpf();
+    ngx_kraken_mstats.steering = ngx_kraken_steering();
+
+    if (ngx_kraken_steer_maps) {
+        /* what an older holder of the slot left, and our STUN tag */
+        kraken_bpf_purge_slot(ngx_kraken_steer_maps, ngx_kraken_slot);
+
+        if (kraken_bpf_set_tag(ngx_kraken_steer_maps, ngx_kraken_slot + 1,
+                               ngx_kraken_sock_index)
+            != 0)
+        {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                          "kraken: eBPF tag map update failed");
+        }
     }
 
     ngx_memcpy(ip, mcf->announce.data, mcf->announce.len);
@@ -142,7 +166,7 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
 
     ngx_memzero(&ecf, sizeof(kraken_engine_conf_t));
     ecf.announce_ip = (const char *) ip;
-    ecf.port = port;
+    ecf.port = kmcf->port;
     ecf.consent_timeout = mcf->consent_timeout;
     ecf.connect_timeout = mcf->connect_timeout;
     ecf.tombstone_time = mcf->tombstone_time;
@@ -158,14 +182,123 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     ecf.max_candidates = (unsigned) mcf->peer_candidates;
     ecf.log = ngx_kraken_media_log;
     ecf.log_data = cycle->log;
+    ecf.ufrag_tag = (unsigned) ngx_kraken_slot + 1;
+    ecf.addr_event = ngx_kraken_media_addr_event;
+    ecf.addr_event_data = NULL;
 
     ngx_kraken_engine = kraken_engine_create(&ecf, err, sizeof(err));
     if (ngx_kraken_engine == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "kraken: engine: %s", err);
+        return NGX_ERROR;
+    }
+
+    ngx_kraken_timer.handler = ngx_kraken_media_timer_handler;
+    ngx_kraken_timer.log = cycle->log;
+    ngx_kraken_timer.data = ngx_kraken_udp;
+    ngx_kraken_timer.cancelable = 1;
+    ngx_add_timer(&ngx_kraken_timer, NGX_KRAKEN_TIMER_MAX);
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "kraken: worker %ui (slot %ui) media on port %d, "
+                  "announced as %s, %s", ngx_worker, ngx_kraken_slot,
+                  (int) kmcf->port, ip,
+                  ngx_kraken_steer_maps
+                  ? "steered by eBPF"
+                  : "datagrams handed over between workers");
+
+    return NGX_OK;
+}
+
+
+/*
+ * The worker's socket of the media server's listen. It reads a dup of
+ * it: nginx closes its listening sockets when a worker starts to shut
+ * down, and an old generation's calls go on until they end.
+ */
+
+static ngx_int_t
+ngx_kraken_media_socket(ngx_cycle_t *cycle,
+    ngx_stream_kraken_main_conf_t *kmcf)
+{
+    int                value;
+    ngx_uint_t         i;
+    ngx_socket_t       fd;
+    ngx_listening_t   *ls, *media;
+    ngx_connection_t  *c, *lc;
+
+    media = NULL;
+    ls = cycle->listening.elts;
+
+    for (i = 0; i < cycle->listening.nelts; i++) {
+
+        if (ls[i].type != SOCK_DGRAM || ls[i].fd == (ngx_socket_t) -1
+            || ngx_cmp_sockaddr(ls[i].sockaddr, ls[i].socklen,
+                                kmcf->sockaddr, kmcf->socklen, 1)
+               != NGX_OK)
+        {
+            continue;
+        }
+
+#if (NGX_HAVE_REUSEPORT)
+        if (ls[i].reuseport && ls[i].worker != ngx_worker) {
+            continue;
+        }
+#endif
+
+        media = &ls[i];
+        break;
+    }
+
+    if (media == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "kraken: no listening socket for the media server");
+        return NGX_ERROR;
+    }
+
+    ngx_kraken_sock_index = media->worker;
+
+    /* nginx's own handler (a stream session per datagram) stays idle */
+    lc = media->connection;
+
+    if (lc) {
+        if (lc->read->active) {
+            ngx_del_event(lc->read, NGX_READ_EVENT, 0);
+        }
+
+        lc->read->handler = ngx_kraken_media_read_handler;
+    }
+
+    fd = dup(media->fd);
+    if (fd == (ngx_socket_t) -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno, "dup() failed");
+        return NGX_ERROR;
+    }
+
+    if (ngx_nonblocking(fd) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
+                      ngx_nonblocking_n " failed");
         (void) ngx_close_socket(fd);
         return NGX_ERROR;
     }
+
+    if (ngx_kraken_mcf->socket_buffer) {
+        value = (int) ngx_kraken_mcf->socket_buffer;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
+    }
+
+#if defined(IP_MTU_DISCOVER) && defined(IP_PMTUDISC_PROBE)
+    /*
+     * DF set without path MTU errors: media datagrams are small, and a
+     * datagram with DF needs no IP ID (no hashed ident per packet).
+     */
+    if (kmcf->sockaddr->sa_family == AF_INET) {
+        value = IP_PMTUDISC_PROBE;
+        (void) setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &value,
+                          sizeof(int));
+    }
+#endif
 
     c = ngx_get_connection(fd, cycle->log);
     if (c == NULL) {
@@ -189,15 +322,73 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
 
     ngx_kraken_udp = c;
 
-    ngx_kraken_timer.handler = ngx_kraken_media_timer_handler;
-    ngx_kraken_timer.log = cycle->log;
-    ngx_kraken_timer.data = c;
-    ngx_kraken_timer.cancelable = 1;
-    ngx_add_timer(&ngx_kraken_timer, NGX_KRAKEN_TIMER_MAX);
+    return NGX_OK;
+}
 
-    ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
-                  "kraken: worker %ui (slot %ui) media on port %d, "
-                  "announced as %s", ngx_worker, slot, (int) port, ip);
+
+/*
+ * Every worker takes handed-over datagrams on a loopback port: a unix
+ * datagram socket would queue only net.unix.max_dgram_qlen (10) of them.
+ * The registry's token, which only nginx's processes know, proves them.
+ */
+
+static ngx_int_t
+ngx_kraken_media_handoff_init(ngx_cycle_t *cycle)
+{
+    int                 value;
+    socklen_t           len;
+    ngx_socket_t        fd;
+    ngx_connection_t   *c;
+    struct sockaddr_in  sin;
+
+    fd = ngx_socket(AF_INET, SOCK_DGRAM, 0);
+    if (fd == (ngx_socket_t) -1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
+                      "kraken: socket() failed");
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&sin, sizeof(struct sockaddr_in));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(struct sockaddr_in);
+
+    if (bind(fd, (struct sockaddr *) &sin, len) == -1
+        || getsockname(fd, (struct sockaddr *) &sin, &len) == -1
+        || ngx_nonblocking(fd) == -1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
+                      "kraken: the hand-over socket on 127.0.0.1 failed");
+        (void) ngx_close_socket(fd);
+        return NGX_ERROR;
+    }
+
+    if (ngx_kraken_mcf->socket_buffer) {
+        value = (int) ngx_kraken_mcf->socket_buffer;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
+    }
+
+    c = ngx_get_connection(fd, cycle->log);
+    if (c == NULL) {
+        (void) ngx_close_socket(fd);
+        return NGX_ERROR;
+    }
+
+    c->type = SOCK_DGRAM;
+    c->log = cycle->log;
+    c->read->log = cycle->log;
+    c->write->log = cycle->log;
+    c->read->handler = ngx_kraken_media_handoff_handler;
+    c->idle = 1;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_close_connection(c);
+        return NGX_ERROR;
+    }
+
+    ngx_kraken_handoff = c;
+    ngx_kraken_registry_set_handoff(sin.sin_port);
 
     return NGX_OK;
 }
@@ -216,6 +407,11 @@ ngx_kraken_media_exit_process(ngx_cycle_t *cycle)
     if (ngx_kraken_udp) {
         ngx_close_connection(ngx_kraken_udp);
         ngx_kraken_udp = NULL;
+    }
+
+    if (ngx_kraken_handoff) {
+        ngx_close_connection(ngx_kraken_handoff);
+        ngx_kraken_handoff = NULL;
     }
 
     if (ngx_kraken_engine) {
@@ -238,14 +434,17 @@ ngx_kraken_media_read_handler(ngx_event_t *rev)
         c->close = 0;
     }
 
+    if (ngx_kraken_engine == NULL) {
+        return;
+    }
+
     for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
-        ngx_kraken_riov[i].iov_base = ngx_kraken_rbuf[i];
-        ngx_kraken_riov[i].iov_len = NGX_KRAKEN_DGRAM_SIZE;
-        ngx_kraken_rmsg[i].msg_hdr.msg_iov = &ngx_kraken_riov[i];
+        ngx_kraken_riov[i][0].iov_base = ngx_kraken_rbuf[i];
+        ngx_kraken_riov[i][0].iov_len = NGX_KRAKEN_DGRAM_SIZE;
+        ngx_kraken_rmsg[i].msg_hdr.msg_iov = ngx_kraken_riov[i];
         ngx_kraken_rmsg[i].msg_hdr.msg_iovlen = 1;
         ngx_kraken_rmsg[i].msg_hdr.msg_control = NULL;
         ngx_kraken_rmsg[i].msg_hdr.msg_controllen = 0;
-        ngx_kraken_rmsg[i].msg_hdr.msg_flags = 0;
     }
 
     /* bounded, so HTTP keeps its share of the loop; epoll is level here */
@@ -255,6 +454,7 @@ ngx_kraken_media_read_handler(ngx_event_t *rev)
             ngx_kraken_rmsg[i].msg_hdr.msg_name = &ngx_kraken_raddr[i];
             ngx_kraken_rmsg[i].msg_hdr.msg_namelen =
                                              sizeof(struct sockaddr_storage);
+            ngx_kraken_rmsg[i].msg_hdr.msg_flags = 0;
         }
 
         n = recvmmsg(c->fd, ngx_kraken_rmsg, NGX_KRAKEN_BATCH, 0, NULL);
@@ -273,11 +473,262 @@ ngx_kraken_media_read_handler(ngx_event_t *rev)
                 continue;
             }
 
-            kraken_engine_input(ngx_kraken_engine,
+            if (kraken_engine_input(ngx_kraken_engine,
                             (struct sockaddr *) &ngx_kraken_raddr[i],
                             ngx_kraken_rmsg[i].msg_hdr.msg_namelen,
                             ngx_kraken_rbuf[i], ngx_kraken_rmsg[i].msg_len,
-                            ngx_current_msec);
+                            ngx_current_msec)
+                == KRAKEN_INPUT_FOREIGN)
+            {
+                ngx_kraken_media_foreign(
+                            (struct sockaddr *) &ngx_kraken_raddr[i],
+                            ngx_kraken_rmsg[i].msg_hdr.msg_namelen,
+                            ngx_kraken_rbuf[i], ngx_kraken_rmsg[i].msg_len);
+            }
+        }
+
+        kraken_engine_flush(ngx_kraken_engine);
+        ngx_kraken_media_handoff_flush();
+
+        if (n < NGX_KRAKEN_BATCH) {
+            break;
+        }
+    }
+}
+
+
+/*
+ * Another worker's datagram: STUN goes to the worker its ufrag's tag
+ * names, anything else to the worker that admitted the address. What no
+ * worker claims is dropped here, and counted as the engine would.
+ */
+
+static void
+ngx_kraken_media_foreign(struct sockaddr *from, socklen_t len, u_char *buf,
+    size_t n)
+{
+    in_port_t                 port;
+    ngx_uint_t                slot, k;
+    ngx_kraken_handoff_t     *h;
+    struct sockaddr_in       *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6      *sin6;
+#endif
+
+    if (buf[0] <= 3) {
+        slot = kraken_engine_stun_tag(buf, n);
+
+        if (slot == 0) {
+            goto drop;
+        }
+
+        slot--;
+
+    } else if (ngx_kraken_registry_addr_owner(from, len, &slot) != NGX_OK) {
+        goto drop;
+    }
+
+    if (slot == ngx_kraken_slot) {
+        goto drop;
+    }
+
+    port = ngx_kraken_registry_handoff(slot);
+
+    if (port == 0 || ngx_kraken_handoff == NULL) {
+        goto drop;
+    }
+
+    k = ngx_kraken_nout;
+    h = &ngx_kraken_ohdr[k];
+
+    ngx_memzero(h, sizeof(ngx_kraken_handoff_t));
+    ngx_memcpy(h->magic, "KRH1", 4);
+    ngx_memcpy(h->token, ngx_kraken_registry_token(), NGX_KRAKEN_TOKEN_LEN);
+
+    switch (from->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) from;
+        h->family = 4;
+        ngx_memcpy(h->port, &sin->sin_port, 2);
+        ngx_memcpy(h->addr, &sin->sin_addr, 4);
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) from;
+        h->family = 6;
+        ngx_memcpy(h->port, &sin6->sin6_port, 2);
+        ngx_memcpy(h->addr, &sin6->sin6_addr, 16);
+        break;
+#endif
+
+    default:
+        goto drop;
+    }
+
+    ngx_memzero(&ngx_kraken_oaddr[k], sizeof(struct sockaddr_in));
+    ngx_kraken_oaddr[k].sin_family = AF_INET;
+    ngx_kraken_oaddr[k].sin_port = port;
+    ngx_kraken_oaddr[k].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    ngx_kraken_oiov[k][0].iov_base = h;
+    ngx_kraken_oiov[k][0].iov_len = sizeof(ngx_kraken_handoff_t);
+    ngx_kraken_oiov[k][1].iov_base = buf;
+    ngx_kraken_oiov[k][1].iov_len = n;
+
+    ngx_memzero(&ngx_kraken_omsg[k], sizeof(struct mmsghdr));
+    ngx_kraken_omsg[k].msg_hdr.msg_name = &ngx_kraken_oaddr[k];
+    ngx_kraken_omsg[k].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+    ngx_kraken_omsg[k].msg_hdr.msg_iov = ngx_kraken_oiov[k];
+    ngx_kraken_omsg[k].msg_hdr.msg_iovlen = 2;
+
+    ngx_kraken_nout++;
+
+    return;
+
+drop:
+
+    kraken_engine_drop(ngx_kraken_engine, buf, n);
+}
+
+
+/* the batch points into the receive buffers: sent before the next read */
+
+static void
+ngx_kraken_media_handoff_flush(void)
+{
+    int         sent;
+    ngx_uint_t  done;
+
+    done = 0;
+
+    while (done < ngx_kraken_nout) {
+        sent = sendmmsg(ngx_kraken_handoff->fd, &ngx_kraken_omsg[done],
+                        ngx_kraken_nout - done, 0);
+
+        if (sent <= 0) {
+            /* the owner's queue is full, or it is gone: UDP drops */
+            ngx_kraken_mstats.handoff_dropped++;
+            done++;
+            continue;
+        }
+
+        ngx_kraken_mstats.handoff_sent += sent;
+        done += sent;
+    }
+
+    ngx_kraken_nout = 0;
+}
+
+
+static void
+ngx_kraken_media_handoff_handler(ngx_event_t *rev)
+{
+    int                    i, n, rounds;
+    u_char                *token;
+    size_t                 len;
+    socklen_t              alen;
+    ngx_connection_t      *c;
+    ngx_kraken_handoff_t  *h;
+    struct sockaddr_in    *src;
+    struct sockaddr_storage  from;
+
+    c = rev->data;
+
+    if (c->close) {
+        c->close = 0;
+    }
+
+    if (ngx_kraken_engine == NULL) {
+        return;
+    }
+
+    token = ngx_kraken_registry_token();
+
+    for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
+        ngx_kraken_riov[i][0].iov_base = &ngx_kraken_rhdr[i];
+        ngx_kraken_riov[i][0].iov_len = sizeof(ngx_kraken_handoff_t);
+        ngx_kraken_riov[i][1].iov_base = ngx_kraken_rbuf[i];
+        ngx_kraken_riov[i][1].iov_len = NGX_KRAKEN_DGRAM_SIZE;
+        ngx_kraken_rmsg[i].msg_hdr.msg_iov = ngx_kraken_riov[i];
+        ngx_kraken_rmsg[i].msg_hdr.msg_iovlen = 2;
+        ngx_kraken_rmsg[i].msg_hdr.msg_control = NULL;
+        ngx_kraken_rmsg[i].msg_hdr.msg_controllen = 0;
+    }
+
+    for (rounds = 0; rounds < 16; rounds++) {
+
+        for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
+            ngx_kraken_rmsg[i].msg_hdr.msg_name = &ngx_kraken_raddr[i];
+            ngx_kraken_rmsg[i].msg_hdr.msg_namelen =
+                                             sizeof(struct sockaddr_storage);
+            ngx_kraken_rmsg[i].msg_hdr.msg_flags = 0;
+        }
+
+        n = recvmmsg(c->fd, ngx_kraken_rmsg, NGX_KRAKEN_BATCH, 0, NULL);
+
+        if (n <= 0) {
+            break;
+        }
+
+        for (i = 0; i < n; i++) {
+            h = &ngx_kraken_rhdr[i];
+            src = (struct sockaddr_in *) &ngx_kraken_raddr[i];
+            len = ngx_kraken_rmsg[i].msg_len;
+
+            /* only our workers, from loopback, with the token */
+            if ((ngx_kraken_rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)
+                || len <= sizeof(ngx_kraken_handoff_t)
+                || src->sin_family != AF_INET
+                || src->sin_addr.s_addr != htonl(INADDR_LOOPBACK)
+                || ngx_memcmp(h->magic, "KRH1", 4) != 0
+                || token == NULL
+                || CRYPTO_memcmp(h->token, token, NGX_KRAKEN_TOKEN_LEN) != 0)
+            {
+                ngx_kraken_mstats.handoff_refused++;
+                continue;
+            }
+
+            len -= sizeof(ngx_kraken_handoff_t);
+
+            ngx_memzero(&from, sizeof(struct sockaddr_storage));
+
+            if (h->family == 4) {
+                ((struct sockaddr_in *) &from)->sin_family = AF_INET;
+                ngx_memcpy(&((struct sockaddr_in *) &from)->sin_port,
+                           h->port, 2);
+                ngx_memcpy(&((struct sockaddr_in *) &from)->sin_addr,
+                           h->addr, 4);
+                alen = sizeof(struct sockaddr_in);
+
+#if (NGX_HAVE_INET6)
+            } else if (h->family == 6) {
+                ((struct sockaddr_in6 *) &from)->sin6_family = AF_INET6;
+                ngx_memcpy(&((struct sockaddr_in6 *) &from)->sin6_port,
+                           h->port, 2);
+                ngx_memcpy(&((struct sockaddr_in6 *) &from)->sin6_addr,
+                           h->addr, 16);
+                alen = sizeof(struct sockaddr_in6);
+#endif
+
+            } else {
+                ngx_kraken_mstats.handoff_refused++;
+                continue;
+            }
+
+            ngx_kraken_mstats.handoff_received++;
+
+            /* handed over once: what is not ours now is dropped */
+            if (kraken_engine_input(ngx_kraken_engine,
+                                    (struct sockaddr *) &from, alen,
+                                    ngx_kraken_rbuf[i], len,
+                                    ngx_current_msec)
+                == KRAKEN_INPUT_FOREIGN)
+            {
+                kraken_engine_drop(ngx_kraken_engine, ngx_kraken_rbuf[i],
+                                   len);
+            }
         }
 
         kraken_engine_flush(ngx_kraken_engine);
@@ -303,7 +754,7 @@ ngx_kraken_media_timer_handler(ngx_event_t *ev)
     kraken_engine_flush(ngx_kraken_engine);
 
     kraken_engine_stats(ngx_kraken_engine, &st);
-    ngx_kraken_registry_report(&st);
+    ngx_kraken_registry_report(&st, &ngx_kraken_mstats);
 
     /*
      * After a reload the old worker lives on while it has calls: this
@@ -433,4 +884,31 @@ ngx_kraken_media_log(void *data, const char *msg)
     ngx_log_t *log = data;
 
     ngx_log_error(NGX_LOG_INFO, log, 0, "kraken: %s", msg);
+}
+
+
+/* the engine admitted or forgot a client address: steer it here */
+
+static void
+ngx_kraken_media_addr_event(void *data, const struct sockaddr *sa,
+    socklen_t len, int added)
+{
+    ngx_kraken_registry_addr_event(data, sa, len, added);
+
+    if (ngx_kraken_steer_maps == NULL) {
+        return;
+    }
+
+    if (added) {
+        if (kraken_bpf_add_addr(ngx_kraken_steer_maps, sa,
+                                ngx_kraken_sock_index, ngx_kraken_slot)
+            != 0)
+        {
+            ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ngx_kraken_log, ngx_errno,
+                           "kraken: eBPF address map full");
+        }
+
+    } else {
+        (void) kraken_bpf_del_addr(ngx_kraken_steer_maps, sa);
+    }
 }

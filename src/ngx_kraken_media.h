@@ -15,14 +15,13 @@
 #include "ngx_kraken_ipc.h"
 
 
+/* the media server's settings (ngx_stream_kraken_module.c) */
 typedef struct {
-    ngx_addr_t              *listen;        /* base address and port */
     ngx_str_t                announce;      /* IP in our candidates */
     ngx_msec_t               consent_timeout;
     ngx_msec_t               connect_timeout;
     ngx_msec_t               tombstone_time;
     size_t                   socket_buffer;
-    size_t                   shm_size;
     ngx_msec_t               drain_timeout; /* old generation's calls */
 
     /* bounds, 0: none */
@@ -34,13 +33,25 @@ typedef struct {
 } ngx_kraken_media_conf_t;
 
 
+/* the stream part's main configuration: where the media server listens */
+typedef struct {
+    ngx_kraken_media_conf_t *media;         /* NULL: no kraken_media */
+    struct sockaddr         *sockaddr;
+    socklen_t                socklen;
+    in_port_t                port;
+    ngx_uint_t               reuseport;
+} ngx_stream_kraken_main_conf_t;
+
+
+/* The HTTP part runs the calls other workers forward here. */
+void ngx_kraken_media_set_rpc(ngx_kraken_ipc_handler_pt rpc);
+
 ngx_int_t ngx_kraken_media_init_process(ngx_cycle_t *cycle,
-    ngx_kraken_media_conf_t *mcf, ngx_kraken_ipc_handler_pt rpc);
+    ngx_stream_kraken_main_conf_t *kmcf);
 void ngx_kraken_media_exit_process(ngx_cycle_t *cycle);
 
 /* The engine of this worker; NULL when the media plane is not running. */
 kraken_engine_t *ngx_kraken_media_engine(void);
-
 
 
 #endif /* _NGX_KRAKEN_MEDIA_H_INCLUDED_ */

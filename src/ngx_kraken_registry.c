@@ -7,6 +7,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <openssl/rand.h>
+
 #include "ngx_kraken_registry.h"
 
 
@@ -36,9 +38,11 @@ typedef struct {
     ngx_uint_t                worker;           /* ngx_worker */
     ngx_uint_t                nworkers;         /* of its generation */
     in_port_t                 port;
+    in_port_t                 handoff;          /* 0: takes none */
     size_t                    ipc_len;          /* 0: not listening */
     u_char                    ipc[NGX_KRAKEN_IPC_NAME_LEN];
     kraken_engine_stats_t     stats;
+    ngx_kraken_media_stats_t  mstats;
     ngx_queue_t               rooms;            /* its room nodes */
     ngx_uint_t                nrooms;
 } ngx_kraken_slot_t;
@@ -53,9 +57,27 @@ typedef struct {
 } ngx_kraken_room_node_t;
 
 
+/*
+ * Which slot admitted a client address: an open-addressing table with
+ * linear probing, and deletion by shifting back (no tombstones), so that
+ * a worker that receives another worker's datagram finds its owner.
+ */
+typedef struct {
+    uint16_t                  slot;             /* + 1; 0: empty */
+    uint16_t                  port;
+    uint8_t                   family;
+    uint8_t                   pad[3];
+    uint8_t                   addr[16];
+} ngx_kraken_addr_entry_t;
+
+
 typedef struct {
     ngx_rbtree_t              rbtree;
     ngx_rbtree_node_t         sentinel;
+    u_char                    token[NGX_KRAKEN_TOKEN_LEN];
+    ngx_kraken_addr_entry_t  *addrs;
+    ngx_uint_t                addrs_mask;       /* capacity - 1 */
+    ngx_uint_t                naddrs;
     ngx_uint_t                generation;
     ngx_uint_t                nrooms;
     ngx_uint_t                max_rooms;        /* what the zone holds */
@@ -77,6 +99,13 @@ static void ngx_kraken_registry_purge(ngx_kraken_shctx_t *ctx,
 static ngx_int_t ngx_kraken_registry_insert_locked(const char *rid);
 static void ngx_kraken_registry_delete_locked(ngx_kraken_room_node_t *rn);
 static void ngx_kraken_registry_full(const char *why);
+static ngx_int_t ngx_kraken_addr_key(ngx_kraken_addr_entry_t *key,
+    struct sockaddr *sa, socklen_t len);
+static ngx_uint_t ngx_kraken_addr_hash(ngx_kraken_addr_entry_t *key);
+static ngx_int_t ngx_kraken_addr_find_locked(ngx_kraken_addr_entry_t *key,
+    ngx_uint_t *index);
+static void ngx_kraken_addr_delete_locked(ngx_uint_t i);
+static void ngx_kraken_addr_purge_locked(ngx_uint_t slot);
 static void ngx_kraken_counters_add(kraken_engine_counters_t *sum,
     const kraken_engine_counters_t *c);
 static void ngx_kraken_counters_json(cJSON *o,
@@ -89,6 +118,7 @@ static ngx_slab_pool_t             *ngx_kraken_shpool;
 static ngx_uint_t                   ngx_kraken_slot = NGX_KRAKEN_MAX_SLOTS;
 static ngx_uint_t                   ngx_kraken_generation;
 static time_t                       ngx_kraken_full_logged;
+static time_t                       ngx_kraken_addrs_logged;
 
 
 ngx_int_t
@@ -121,12 +151,19 @@ ngx_kraken_registry_add_zone(ngx_conf_t *cf, size_t size)
 }
 
 
+ngx_shm_zone_t *
+ngx_kraken_registry_zone(void)
+{
+    return ngx_kraken_registry_conf ? ngx_kraken_registry_conf->zone : NULL;
+}
+
+
 static ngx_int_t
 ngx_kraken_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_kraken_shctx_t  *octx = data;
 
-    ngx_uint_t           i, pages;
+    ngx_uint_t           i, n, pages;
     ngx_slab_pool_t     *shpool;
     ngx_kraken_shctx_t  *ctx;
 
@@ -153,6 +190,26 @@ ngx_kraken_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&ctx->rbtree, &ctx->sentinel,
                     ngx_str_rbtree_insert_value);
     ctx->generation = 1;
+
+    /* what proves a handed-over datagram came from one of our workers */
+    if (RAND_bytes(ctx->token, NGX_KRAKEN_TOKEN_LEN) != 1) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "kraken: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    /* client addresses: a power of two near an eighth of the zone */
+    n = shm_zone->shm.size / 8 / sizeof(ngx_kraken_addr_entry_t);
+    for (i = 1024; i * 2 <= n; i *= 2) { /* void */ }
+
+    ctx->addrs = ngx_slab_calloc(shpool, i * sizeof(ngx_kraken_addr_entry_t));
+    if (ctx->addrs == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "kraken: kraken_shm_size is too small");
+        return NGX_ERROR;
+    }
+
+    ctx->addrs_mask = i - 1;
 
     for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
         ngx_queue_init(&ctx->slots[i].rooms);
@@ -231,6 +288,7 @@ found:
 
     /* whatever the previous holder had is gone with it */
     ngx_kraken_registry_purge(ngx_kraken_sh, ngx_kraken_shpool, want);
+    ngx_kraken_addr_purge_locked(want);
 
     s = &ngx_kraken_sh->slots[want];
     i = s->epoch + 1;
@@ -261,6 +319,40 @@ ngx_kraken_registry_set_port(in_port_t port)
 
 
 void
+ngx_kraken_registry_set_handoff(in_port_t port)
+{
+    if (ngx_kraken_slot < NGX_KRAKEN_MAX_SLOTS) {
+        ngx_kraken_sh->slots[ngx_kraken_slot].handoff = port;
+    }
+}
+
+
+/* The hand-over port of a live slot, 0 when it takes none. */
+
+in_port_t
+ngx_kraken_registry_handoff(ngx_uint_t slot)
+{
+    ngx_kraken_slot_t  *s;
+
+    if (ngx_kraken_sh == NULL || slot >= NGX_KRAKEN_MAX_SLOTS) {
+        return 0;
+    }
+
+    s = &ngx_kraken_sh->slots[slot];
+
+    /* read without the lock: a port is written once, before use */
+    return s->pid ? s->handoff : 0;
+}
+
+
+u_char *
+ngx_kraken_registry_token(void)
+{
+    return ngx_kraken_sh ? ngx_kraken_sh->token : NULL;
+}
+
+
+void
 ngx_kraken_registry_leave(void)
 {
     ngx_kraken_slot_t  *s;
@@ -276,6 +368,7 @@ ngx_kraken_registry_leave(void)
     if (s->pid == ngx_pid) {
         ngx_kraken_registry_purge(ngx_kraken_sh, ngx_kraken_shpool,
                                   ngx_kraken_slot);
+        ngx_kraken_addr_purge_locked(ngx_kraken_slot);
         s->pid = 0;
     }
 
@@ -618,7 +711,8 @@ ngx_kraken_registry_full(const char *why)
 
 
 void
-ngx_kraken_registry_report(kraken_engine_stats_t *st)
+ngx_kraken_registry_report(kraken_engine_stats_t *st,
+    ngx_kraken_media_stats_t *ms)
 {
     if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS) {
         return;
@@ -626,6 +720,10 @@ ngx_kraken_registry_report(kraken_engine_stats_t *st)
 
     ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
     ngx_kraken_sh->slots[ngx_kraken_slot].stats = *st;
+
+    if (ms) {
+        ngx_kraken_sh->slots[ngx_kraken_slot].mstats = *ms;
+    }
     ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
 }
 
@@ -663,6 +761,7 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
     kraken_engine_t          *engine = data;
     ngx_kraken_slot_t        *s;
     kraken_engine_stats_t     sum, own;
+    ngx_kraken_media_stats_t  msum;
     ngx_kraken_room_node_t   *rn;
     cJSON                    *lists[NGX_KRAKEN_MAX_SLOTS];
     u_char                    id[KRAKEN_ID_MAX + 1];
@@ -672,12 +771,13 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
     }
 
     ngx_memzero(&sum, sizeof(kraken_engine_stats_t));
+    ngx_memzero(&msum, sizeof(ngx_kraken_media_stats_t));
     ngx_memzero(lists, sizeof(lists));
 
     /* this worker's own figures are read now, the others' are 100 ms old */
     if (engine) {
         kraken_engine_stats(engine, &own);
-        ngx_kraken_registry_report(&own);
+        ngx_kraken_registry_report(&own, NULL);
     }
 
     /* where rooms live (room ids, pids, ports) only when asked for */
@@ -704,6 +804,15 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
         sum.active_rooms += s->stats.active_rooms;
         sum.closed_rooms += s->stats.closed_rooms;
         ngx_kraken_counters_add(&sum.counters, &s->stats.counters);
+        msum.handoff_sent += s->mstats.handoff_sent;
+        msum.handoff_received += s->mstats.handoff_received;
+        msum.handoff_dropped += s->mstats.handoff_dropped;
+        msum.handoff_refused += s->mstats.handoff_refused;
+
+        if (s->generation >= msum.steering >> 1) {
+            /* the newest generation's way */
+            msum.steering = (s->generation << 1) | s->mstats.steering;
+        }
 
         if (workers == NULL) {
             continue;
@@ -723,6 +832,8 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
         cJSON_AddNumberToObject(w, "worker", (double) s->worker);
         cJSON_AddNumberToObject(w, "generation", (double) s->generation);
         cJSON_AddNumberToObject(w, "port", (double) s->port);
+        cJSON_AddStringToObject(w, "steering",
+                                s->mstats.steering ? "ebpf" : "handoff");
         cJSON_AddNumberToObject(w, "active_peers",
                                 (double) s->stats.active_peers);
         cJSON_AddItemToObject(w, "rooms", rooms);
@@ -767,12 +878,242 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
     cJSON_AddNumberToObject(state, "active_rooms", sum.active_rooms);
     cJSON_AddNumberToObject(state, "closed_rooms", sum.closed_rooms);
 
+    cJSON_AddStringToObject(state, "steering",
+                            (msum.steering & 1) ? "ebpf" : "handoff");
+
     counters = cJSON_AddObjectToObject(state, "counters");
     if (counters) {
         ngx_kraken_counters_json(counters, &sum.counters);
+        cJSON_AddNumberToObject(counters, "handoff_sent",
+                                (double) msum.handoff_sent);
+        cJSON_AddNumberToObject(counters, "handoff_received",
+                                (double) msum.handoff_received);
+        cJSON_AddNumberToObject(counters, "handoff_dropped",
+                                (double) msum.handoff_dropped);
+        cJSON_AddNumberToObject(counters, "handoff_refused",
+                                (double) msum.handoff_refused);
     }
 
     if (workers) {
         cJSON_AddItemToObject(state, "workers", workers);
     }
+}
+
+
+/*
+ * Client addresses. The key is the address in a fixed shape, so that
+ * hashing and comparing are plain memory operations.
+ */
+
+static ngx_int_t
+ngx_kraken_addr_key(ngx_kraken_addr_entry_t *key, struct sockaddr *sa,
+    socklen_t len)
+{
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6  *sin6;
+#endif
+
+    ngx_memzero(key, sizeof(ngx_kraken_addr_entry_t));
+
+    switch (sa->sa_family) {
+
+    case AF_INET:
+        if (len < sizeof(struct sockaddr_in)) {
+            return NGX_DECLINED;
+        }
+
+        sin = (struct sockaddr_in *) sa;
+        key->family = AF_INET;
+        key->port = sin->sin_port;
+        ngx_memcpy(key->addr, &sin->sin_addr, 4);
+        return NGX_OK;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        if (len < sizeof(struct sockaddr_in6)) {
+            return NGX_DECLINED;
+        }
+
+        sin6 = (struct sockaddr_in6 *) sa;
+        key->family = AF_INET6;
+        key->port = sin6->sin6_port;
+        ngx_memcpy(key->addr, &sin6->sin6_addr, 16);
+        return NGX_OK;
+#endif
+
+    default:
+        return NGX_DECLINED;
+    }
+}
+
+
+static ngx_uint_t
+ngx_kraken_addr_hash(ngx_kraken_addr_entry_t *key)
+{
+    return ngx_crc32_short((u_char *) &key->port,
+                           sizeof(ngx_kraken_addr_entry_t)
+                           - offsetof(ngx_kraken_addr_entry_t, port))
+           & ngx_kraken_sh->addrs_mask;
+}
+
+
+static ngx_int_t
+ngx_kraken_addr_find_locked(ngx_kraken_addr_entry_t *key, ngx_uint_t *index)
+{
+    ngx_uint_t                i;
+    ngx_kraken_addr_entry_t  *e;
+
+    for (i = ngx_kraken_addr_hash(key); /* void */ ;
+         i = (i + 1) & ngx_kraken_sh->addrs_mask)
+    {
+        e = &ngx_kraken_sh->addrs[i];
+
+        if (e->slot == 0) {
+            *index = i;
+            return NGX_DECLINED;
+        }
+
+        if (ngx_memcmp(&e->port, &key->port,
+                       sizeof(ngx_kraken_addr_entry_t)
+                       - offsetof(ngx_kraken_addr_entry_t, port)) == 0)
+        {
+            *index = i;
+            return NGX_OK;
+        }
+    }
+}
+
+
+/* removes entry i and moves back the entries its removal would hide */
+
+static void
+ngx_kraken_addr_delete_locked(ngx_uint_t i)
+{
+    ngx_uint_t                j, home, mask;
+    ngx_kraken_addr_entry_t  *a;
+
+    a = ngx_kraken_sh->addrs;
+    mask = ngx_kraken_sh->addrs_mask;
+
+    a[i].slot = 0;
+    ngx_kraken_sh->naddrs--;
+
+    for (j = (i + 1) & mask; a[j].slot; j = (j + 1) & mask) {
+        home = ngx_kraken_addr_hash(&a[j]);
+
+        /* j may stay unless its home lies cyclically in (i, j] */
+        if (((j - home) & mask) < ((j - i) & mask)) {
+            continue;
+        }
+
+        a[i] = a[j];
+        a[j].slot = 0;
+        i = j;
+    }
+}
+
+
+static void
+ngx_kraken_addr_purge_locked(ngx_uint_t slot)
+{
+    ngx_uint_t  i;
+
+    if (ngx_kraken_sh->addrs == NULL) {
+        return;
+    }
+
+    for (i = 0; i <= ngx_kraken_sh->addrs_mask; /* void */ ) {
+        if (ngx_kraken_sh->addrs[i].slot == slot + 1) {
+            /* an entry may have moved into i: look at it again */
+            ngx_kraken_addr_delete_locked(i);
+            continue;
+        }
+
+        i++;
+    }
+}
+
+
+/* the engine's addr_event: this worker admitted sa, or forgot it */
+
+void
+ngx_kraken_registry_addr_event(void *data, const struct sockaddr *sa,
+    socklen_t len, int added)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                i, full;
+    ngx_kraken_addr_entry_t   key;
+
+    if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS
+        || ngx_kraken_addr_key(&key, (struct sockaddr *) sa, len) != NGX_OK)
+    {
+        return;
+    }
+
+    key.slot = (uint16_t) (ngx_kraken_slot + 1);
+    full = 0;
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    rc = ngx_kraken_addr_find_locked(&key, &i);
+
+    if (added) {
+        if (rc == NGX_OK) {
+            /* the address moved here from another worker's peer */
+            ngx_kraken_sh->addrs[i].slot = key.slot;
+
+        } else if (ngx_kraken_sh->naddrs
+                   < ngx_kraken_sh->addrs_mask - ngx_kraken_sh->addrs_mask / 4)
+        {
+            ngx_kraken_sh->addrs[i] = key;
+            ngx_kraken_sh->naddrs++;
+
+        } else {
+            full = 1;
+        }
+
+    } else if (rc == NGX_OK && ngx_kraken_sh->addrs[i].slot == key.slot) {
+        ngx_kraken_addr_delete_locked(i);
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    if (full && ngx_time() - ngx_kraken_addrs_logged >= NGX_KRAKEN_FULL_LOG)
+    {
+        ngx_kraken_addrs_logged = ngx_time();
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "kraken: the table of client addresses is full "
+                      "(%ui); raise kraken_shm_size",
+                      ngx_kraken_sh->naddrs);
+    }
+}
+
+
+/* The slot that admitted sa: NGX_OK, or NGX_DECLINED when none did. */
+
+ngx_int_t
+ngx_kraken_registry_addr_owner(struct sockaddr *sa, socklen_t len,
+    ngx_uint_t *slot)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                i;
+    ngx_kraken_addr_entry_t   key;
+
+    if (ngx_kraken_sh == NULL
+        || ngx_kraken_addr_key(&key, sa, len) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    rc = ngx_kraken_addr_find_locked(&key, &i);
+    if (rc == NGX_OK) {
+        *slot = ngx_kraken_sh->addrs[i].slot - 1;
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    return rc;
 }

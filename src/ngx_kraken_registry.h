@@ -20,15 +20,43 @@
 /* at most two generations of workers (one reload) share the media ports */
 #define NGX_KRAKEN_MAX_SLOTS     128
 
+/* the secret of handed-over datagrams (ngx_kraken_media.c) */
+#define NGX_KRAKEN_TOKEN_LEN     16
+
 /* room for a worker's forwarding socket name (ngx_kraken_ipc.c) */
 #define NGX_KRAKEN_IPC_NAME_LEN  64
 
 
-ngx_int_t ngx_kraken_registry_add_zone(ngx_conf_t *cf, size_t size);
+/* the glue's own figures of a worker, beside its engine's */
+typedef struct {
+    ngx_uint_t                steering;     /* NGX_KRAKEN_STEER_* */
+    uint64_t                  handoff_sent;
+    uint64_t                  handoff_received;
+    uint64_t                  handoff_dropped;
+    uint64_t                  handoff_refused;
+} ngx_kraken_media_stats_t;
 
-/* The worker takes a slot: its media port is the base port + the slot. */
+
+ngx_int_t ngx_kraken_registry_add_zone(ngx_conf_t *cf, size_t size);
+ngx_shm_zone_t *ngx_kraken_registry_zone(void);
+
+/* The worker takes a slot; its engine's ufrag tag is the slot + 1. */
 ngx_int_t ngx_kraken_registry_join(ngx_cycle_t *cycle, ngx_uint_t *slot);
 void ngx_kraken_registry_set_port(in_port_t port);
+
+/*
+ * Datagrams of another worker's peers: every worker takes them on a
+ * loopback port, with the registry's token in front.
+ */
+void ngx_kraken_registry_set_handoff(in_port_t port);
+in_port_t ngx_kraken_registry_handoff(ngx_uint_t slot);
+u_char *ngx_kraken_registry_token(void);
+
+/* client addresses: which worker admitted each (the engine's addr_event) */
+void ngx_kraken_registry_addr_event(void *data, const struct sockaddr *sa,
+    socklen_t len, int added);
+ngx_int_t ngx_kraken_registry_addr_owner(struct sockaddr *sa, socklen_t len,
+    ngx_uint_t *slot);
 void ngx_kraken_registry_leave(void);
 
 /*
@@ -54,7 +82,8 @@ ngx_int_t ngx_kraken_registry_ipc(ngx_uint_t slot, ngx_pid_t pid,
 int ngx_kraken_registry_room_admit(void *data, const char *rid);
 void ngx_kraken_registry_room_event(void *data, const char *rid,
     int created);
-void ngx_kraken_registry_report(kraken_engine_stats_t *st);
+void ngx_kraken_registry_report(kraken_engine_stats_t *st,
+    ngx_kraken_media_stats_t *ms);
 
 /*
  * info: the whole engine, every live worker summed; with details, where

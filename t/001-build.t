@@ -15,6 +15,7 @@ for my $conf (glob "$KrakenTest::ROOT/conf/*.conf") {
     my $p = tempdir('kraken-conf-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     mkdir "$p/$_" for qw(logs tmp modules conf);
     symlink $KrakenTest::MODULE, "$p/modules/ngx_kraken_module.so";
+    symlink $KrakenTest::STREAM_MODULE, "$p/modules/ngx_stream_module.so";
     symlink "$KrakenTest::ROOT/conf/html", "$p/html";
     system('cp', $conf, "$p/conf/") == 0 or die;
     my $name = (split m{/}, $conf)[-1];

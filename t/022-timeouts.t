@@ -15,7 +15,7 @@ plan skip_all => 'npm install in t/js first (make prove does it)'
 
 my ($CONNECT, $CONSENT) = (5, 3);
 
-my $k = KrakenTest->new(workers => 1, http => <<"EOF");
+my $k = KrakenTest->new(workers => 1, stream => <<"EOF");
 kraken_connect_timeout  ${CONNECT}s;
 kraken_consent_timeout  ${CONSENT}s;
 EOF

@@ -15,7 +15,7 @@ use KrakenTest;
 plan skip_all => 'npm install in t/js first (make prove does it)'
     unless -d 't/js/node_modules/@roamhq/wrtc';
 
-my $k = KrakenTest->new(workers => 1, http => <<'CONF');
+my $k = KrakenTest->new(workers => 1, stream => <<'CONF');
 kraken_room_peers         3;
     kraken_worker_rooms       4;
     kraken_worker_peers       7;

@@ -31,7 +31,7 @@ my $jsep = $J->encode({ type => 'offer', sdp => $offer });
 # 1. bare publishes do not keep an old generation
 
 my $k = KrakenTest->new(workers => 1,
-                        http => "kraken_connect_timeout  ${CONNECT}s;");
+                        stream => "kraken_connect_timeout  ${CONNECT}s;");
 my $room = 'bare-' . int(rand(1e9));
 my @old = $k->worker_pids;
 
@@ -84,7 +84,7 @@ $k->assert_clean_log;
 
 # 2. a connected call keeps it until kraken_drain_timeout
 
-$k = KrakenTest->new(workers => 1, http => <<"CONF");
+$k = KrakenTest->new(workers => 1, stream => <<"CONF");
 kraken_connect_timeout  ${CONNECT}s;
     kraken_drain_timeout    ${DRAIN}s;
 CONF

@@ -35,7 +35,7 @@ my $WINDOW = 3 * $CONSENT;
 is(system('make', '-s', '-C', 'bench', 'loadgen'), 0,
    'bench/loadgen builds') or BAIL_OUT('no load generator');
 
-my $k = KrakenTest->new(workers => 1, http => <<"EOF");
+my $k = KrakenTest->new(workers => 1, stream => <<"EOF");
 kraken_consent_timeout  ${CONSENT}s;
 kraken_connect_timeout  ${CONNECT}s;
 EOF

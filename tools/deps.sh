@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, or says how to.
-# usage: tools/deps.sh build|test|bench|fuzz
+# usage: tools/deps.sh build|test|bench|fuzz|deb|bpf
 set -e
 
 pkgs="nginx nginx-dev libssl-dev libsrtp2-dev libnice-dev libcjson-dev"
+pkgs="$pkgs libbpf-dev libnginx-mod-stream"
 pkgs="$pkgs pkg-config gcc make"
 
 case "$1" in
@@ -15,11 +16,17 @@ test|bench)
 esac
 
 case "$1" in
+deb)
+    pkgs="$pkgs dpkg-dev libnginx-mod-stream"
+    ;;
 bench)
     pkgs="$pkgs janus curl"
     ;;
 fuzz)
     pkgs="$pkgs clang libclang-rt-14-dev"
+    ;;
+bpf)
+    pkgs="$pkgs clang llvm"
     ;;
 esac
 

@@ -44,6 +44,9 @@ async function hearing(members, min = 20) {
 }
 
 /* room -> [slots] from info's workers view */
+/* what the summary carries beside the checks */
+let extra = {};
+
 function placement(info) {
     const where = new Map();
     for (const w of info.workers || []) {
@@ -123,6 +126,14 @@ async function spread() {
                  used.size >= 2, [...used]);
     checks.check('info counts every participant as active',
                  info.active_peers === all.length, info.active_peers);
+    const ports = new Set(all.flatMap((p) => p.serverPorts || []));
+    checks.check('every answer names one and the same media port',
+                 ports.size === 1
+                 && all.every((p) => (p.serverPorts || []).length > 0),
+                 [...ports]);
+    checks.check('the steering mode is reported', typeof info.steering
+                 === 'string', info.steering);
+    extra = { steering: info.steering, counters: info.counters };
 
     /* every call was on a fresh connection, so most were forwarded */
     for (const p of all) {
@@ -274,7 +285,7 @@ async function main() {
         throw new Error(`unknown mode ${mode}`);
     }
     /* the peers stay open: the summary goes out first (Checks) */
-    checks.finish({});
+    checks.finish(extra);
 }
 
 main().catch((e) => checks.abort(e, {}));

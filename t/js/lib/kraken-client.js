@@ -473,6 +473,10 @@ class Participant extends EventEmitter {
         {
             throw new Error('publish: jsep is not the JSON of sdp');
         }
+        /* where the server said its media is */
+        this.serverPorts = [...data.sdp.sdp.matchAll(
+            /^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host/gmi)]
+            .map((m) => Number(m[1]));
         this.track = data.track;
         this.publishes++;
         this.publishAnswer = parseSections(data.sdp.sdp);

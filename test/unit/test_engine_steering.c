@@ -1,0 +1,320 @@
+/*
+ * Several engines behind one port (issue 13): an engine with a ufrag tag
+ * hands out ufrags that name it, says which datagrams are another's
+ * instead of dropping them, and tells its caller which client addresses
+ * it admitted, so that the caller (the eBPF map, the workers' registry)
+ * can steer their datagrams to it.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "sim.h"
+
+
+#define OPUS  111
+#define TAG   37                        /* "cf" */
+
+typedef struct {
+    int                  added;
+    int                  removed;
+    int                  live;
+    struct sockaddr_in   last;
+} events_t;
+
+
+static sim_t     *sim;
+static events_t   ev;
+
+
+static void
+addr_event(void *data, const struct sockaddr *sa, socklen_t len, int added)
+{
+    events_t *e = data;
+
+    assert_int_equal(len, sizeof(struct sockaddr_in));
+    memcpy(&e->last, sa, sizeof(struct sockaddr_in));
+
+    if (added) {
+        e->added++;
+        e->live++;
+
+    } else {
+        e->removed++;
+        e->live--;
+    }
+}
+
+
+static int
+setup(void **state)
+{
+    sim = sim_new();
+    assert_non_null(sim);
+
+    sim->conf.random = sim_random;
+    sim->conf.random_data = &sim->rng;
+    sim->conf.ufrag_tag = TAG;
+    sim->conf.addr_event = addr_event;
+    sim->conf.addr_event_data = &ev;
+    memset(&ev, 0, sizeof(ev));
+
+    return 0;
+}
+
+
+static int
+teardown(void **state)
+{
+    sim_free(sim);
+    sim = NULL;
+
+    return 0;
+}
+
+
+static int
+input_from(const struct sockaddr_in *from, uint8_t *buf, size_t len)
+{
+    int  rc;
+
+    rc = kraken_engine_input(sim->engine, (const struct sockaddr *) from,
+                             sizeof(struct sockaddr_in), buf, len, sim->now);
+    kraken_engine_flush(sim->engine);
+    sim_pump(sim);
+
+    return rc;
+}
+
+
+static void
+test_the_ufrags_an_engine_hands_out_carry_its_tag(void **state)
+{
+    size_t    len;
+    uint8_t   check[512];
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 0, "room", "alice", OPUS), KRAKEN_OK);
+
+    assert_int_equal(sim->clients[0].server_ufrag[0], 'c');
+    assert_int_equal(sim->clients[0].server_ufrag[1], 'f');
+
+    len = sim_check_build(sim, 0, sim->clients[0].server_pwd, 1, check,
+                          sizeof(check));
+    assert_true(len > 0);
+    assert_int_equal(kraken_engine_stun_tag(check, len), TAG);
+
+    /* and the check is the engine's own: it connects */
+    assert_int_equal(sim_connect(sim, 0), 0);
+}
+
+
+static void
+test_stun_for_another_engine_is_foreign_and_not_counted(void **state)
+{
+    size_t                     len;
+    uint8_t                    check[512];
+    sim_client_t              *c;
+    kraken_engine_counters_t   before, after;
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 0, "room", "alice", OPUS), KRAKEN_OK);
+    c = &sim->clients[0];
+
+    /* the same check, for the engine tagged "ab" (1) */
+    c->server_ufrag[0] = 'a';
+    c->server_ufrag[1] = 'b';
+    len = sim_check_build(sim, 0, c->server_pwd, 1, check, sizeof(check));
+    assert_int_equal(kraken_engine_stun_tag(check, len), 1);
+
+    before = sim_counters(sim);
+    assert_int_equal(input_from(&c->addr[0], check, len),
+                     KRAKEN_INPUT_FOREIGN);
+    after = sim_counters(sim);
+    assert_int_equal(after.stun_bad, before.stun_bad);
+    assert_int_equal(c->stun_at[0], 0);
+    assert_int_equal(ev.added, 0);
+
+    /* nobody took it: dropped, and counted as the engine would */
+    kraken_engine_drop(sim->engine, check, len);
+    after = sim_counters(sim);
+    assert_int_equal(after.stun_bad, before.stun_bad + 1);
+}
+
+
+static void
+test_media_from_unknown_addresses_is_foreign_until_admitted(void **state)
+{
+    int                        before;
+    size_t                     len;
+    uint8_t                    buf[2048];
+    sim_client_t              *c;
+    kraken_engine_counters_t   ct;
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 0, "room", "alice", OPUS), KRAKEN_OK);
+    assert_int_equal(sim_publish(sim, 1, "room", "bob", OPUS), KRAKEN_OK);
+    c = &sim->clients[0];
+
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 0x80;
+    buf[1] = OPUS;
+    assert_int_equal(input_from(&c->addr[0], buf, 100),
+                     KRAKEN_INPUT_FOREIGN);
+
+    ct = sim_counters(sim);
+    assert_int_equal(ct.unknown_source, 0);
+
+    assert_int_equal(sim_connect(sim, 0), 0);
+    assert_int_equal(sim_send(sim, 0, OPUS), 0);
+    assert_int_equal(sim_connect(sim, 1), 0);
+    assert_int_equal(sim_send(sim, 1, OPUS), 0);
+    assert_int_equal(sim_subscribe(sim, 0, NULL), 1);
+    assert_int_equal(sim_subscribe(sim, 1, NULL), 1);
+
+    /* admitted: its SRTP is the engine's own and flows */
+    before = sim->clients[1].received;
+    assert_int_equal(sim_rtp(sim, 0, OPUS, c->seq++, c->ssrc, 100, buf,
+                             sizeof(buf), &len), 0);
+    assert_int_equal(input_from(&c->addr[0], buf, len), KRAKEN_INPUT_OK);
+    assert_int_equal(sim->clients[1].received, before + 1);
+
+    /* and the same bytes from its other address are not */
+    assert_int_equal(input_from(&c->addr[1], buf, len),
+                     KRAKEN_INPUT_FOREIGN);
+}
+
+
+static void
+test_an_indication_without_username_stays_with_the_engine(void **state)
+{
+    uint8_t  ind[20] = { 0x00, 0x11, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42,
+                         1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 0, "room", "alice", OPUS), KRAKEN_OK);
+    assert_int_equal(sim_connect(sim, 0), 0);
+
+    assert_int_equal(kraken_engine_stun_tag(ind, sizeof(ind)), 0);
+    assert_int_equal(input_from(&sim->clients[0].addr[0], ind, sizeof(ind)),
+                     KRAKEN_INPUT_OK);
+}
+
+
+static void
+test_admitted_addresses_are_announced_and_withdrawn(void **state)
+{
+    kraken_error_t  err;
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 0, "room", "alice", OPUS), KRAKEN_OK);
+    assert_int_equal(sim_connect(sim, 0), 0);
+
+    assert_int_equal(ev.added, 1);
+    assert_int_equal(ev.live, 1);
+    assert_memory_equal(&ev.last.sin_addr, &sim->clients[0].addr[0].sin_addr,
+                        4);
+    assert_int_equal(ev.last.sin_port, sim->clients[0].addr[0].sin_port);
+
+    /* a check from a second address makes a probe: announced too */
+    sim->clients[0].from = 1;
+    sim_check(sim, 0, sim->clients[0].server_pwd);
+    sim_pump(sim);
+    assert_int_equal(ev.live, 2);
+
+    /* the peer ends: every address it had is withdrawn */
+    assert_int_equal(kraken_engine_end(sim->engine, "room", "alice",
+                                       sim->clients[0].track, sim->now,
+                                       &err), KRAKEN_OK);
+    assert_int_equal(ev.live, 0);
+    assert_int_equal(ev.removed, ev.added);
+}
+
+
+static void
+test_an_engine_without_tag_drops_what_it_does_not_know(void **state)
+{
+    uint8_t                    buf[100];
+    struct sockaddr_in         from;
+    kraken_engine_counters_t   ct;
+
+    sim->conf.ufrag_tag = 0;
+    assert_non_null(sim_engine(sim));
+
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 0x80;
+    memset(&from, 0, sizeof(from));
+    from.sin_family = AF_INET;
+    from.sin_port = htons(4242);
+    from.sin_addr.s_addr = htonl(0x7f000001);
+
+    assert_int_equal(input_from(&from, buf, sizeof(buf)), KRAKEN_INPUT_OK);
+    ct = sim_counters(sim);
+    assert_int_equal(ct.unknown_source, 1);
+}
+
+
+static void
+test_the_tag_parser_survives_hostile_stun(void **state)
+{
+    uint8_t  m[64];
+
+    /* a USERNAME whose length runs past the message */
+    memset(m, 0, sizeof(m));
+    m[1] = 0x01;
+    m[3] = 8;
+    m[4] = 0x21; m[5] = 0x12; m[6] = 0xa4; m[7] = 0x42;
+    m[20] = 0x00; m[21] = 0x06; m[22] = 0xff; m[23] = 0xff;
+    m[24] = 'c'; m[25] = 'f';
+    assert_int_equal(kraken_engine_stun_tag(m, 28), TAG);
+    assert_int_equal(kraken_engine_stun_tag(m, 25), 0);
+    assert_int_equal(kraken_engine_stun_tag(m, 19), 0);
+
+    /* a message length larger than the datagram: what is there counts */
+    m[3] = 200;
+    assert_int_equal(kraken_engine_stun_tag(m, 26), TAG);
+
+    /* letters beyond 'p' are no tag */
+    m[24] = 'q';
+    assert_int_equal(kraken_engine_stun_tag(m, 28), 0);
+
+    /* an attribute length that wraps the walk does not loop */
+    m[21] = 0x24;
+    m[22] = 0xff; m[23] = 0xfc;
+    assert_int_equal(kraken_engine_stun_tag(m, sizeof(m)), 0);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_the_ufrags_an_engine_hands_out_carry_its_tag,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_stun_for_another_engine_is_foreign_and_not_counted,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_media_from_unknown_addresses_is_foreign_until_admitted,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_an_indication_without_username_stays_with_the_engine,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_admitted_addresses_are_announced_and_withdrawn,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_an_engine_without_tag_drops_what_it_does_not_know,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_the_tag_parser_survives_hostile_stun,
+            setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
