@@ -72,7 +72,7 @@ ok($ok, 'nginx -t passes once the port is free') or diag($out);
 
 write_conf($good);
 $k->stop;
-$k->assert_clean_log(undef, allow => qr/bind\(\) to 127\.0\.0\.1:$taken failed
+$k->assert_clean_log(undef, allow => qr/bind\(\)\ to\ 127\.0\.0\.1:$taken\ failed
                                          |still\ could\ not\ bind
                                          |media\ port\ 127\.0\.0\.1:$taken
                                           \ cannot\ be\ bound/x);
