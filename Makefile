@@ -106,8 +106,9 @@ test: deps-test module unit prove
 # CI: the unit tests and the tests that feed nginx hostile input, again
 # with the sanitizers, in $(BUILD)-san.
 SANITIZE_T := t/001-build.t t/002-rpc-params.t t/003-rpc-envelope.t \
-              t/024-attacks.t t/033-forward-stopped-owner.t \
-              t/037-bounds.t t/050-capabilities.t t/051-uid-bind.t
+              t/024-attacks.t t/029-media-port.t t/033-forward-stopped-owner.t \
+              t/036-one-port-handoff.t t/037-bounds.t t/050-capabilities.t \
+              t/051-uid-bind.t
 
 test-sanitize:
 	@$(MAKE) --no-print-directory SANITIZE=1 \

@@ -83,6 +83,18 @@ fuzz_log(void *data, const char *msg)
 }
 
 
+/* The addresses the engine admits and forgets: they must be whole. */
+
+static void
+fuzz_addr_event(void *data, const struct sockaddr *sa, socklen_t len,
+    int added)
+{
+    if (len != sizeof(struct sockaddr_in) || sa->sa_family != AF_INET) {
+        fuzz_die("an address event with a bad address");
+    }
+}
+
+
 static void
 fuzz_build(void)
 {
@@ -99,6 +111,10 @@ fuzz_build(void)
         s->record = 0;
         s->conf.random = sim_random;
         s->conf.random_data = &s->rng;
+
+        /* as behind a shared port: what is not its own comes back */
+        s->conf.ufrag_tag = 5;
+        s->conf.addr_event = fuzz_addr_event;
 
         /* FUZZ_DATAGRAM_LOG=1: the peers' lives on stderr */
         if (getenv("FUZZ_DATAGRAM_LOG")) {
@@ -416,8 +432,13 @@ fuzz_datagram(uint8_t sel, uint8_t mode, const uint8_t *data, size_t n)
         return;
     }
 
-    kraken_engine_input(s->engine, (struct sockaddr *) &from, sizeof(from),
-                        buf, len, s->now);
+    if (kraken_engine_input(s->engine, (struct sockaddr *) &from,
+                            sizeof(from), buf, len, s->now)
+        == KRAKEN_INPUT_FOREIGN)
+    {
+        (void) kraken_engine_stun_tag(buf, len);
+        kraken_engine_drop(s->engine, buf, len);
+    }
 }
 
 

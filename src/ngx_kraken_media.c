@@ -13,8 +13,7 @@
 #include "ngx_kraken_ipc.h"
 #include "kraken_udp.h"
 #include "ngx_kraken.h"
-
-#include <openssl/crypto.h>
+#include "ngx_kraken_handoff.h"
 
 
 #define NGX_KRAKEN_BATCH       64
@@ -30,28 +29,14 @@
 #define NGX_KRAKEN_SEND_LOG    1
 
 
-/*
- * A datagram handed over to the worker that owns its peer: the registry's
- * token, then the client's address, then the datagram.
- */
-typedef struct {
-    u_char                    magic[4];
-    u_char                    token[NGX_KRAKEN_TOKEN_LEN];
-    u_char                    family;
-    u_char                    pad;
-    u_char                    port[2];
-    u_char                    addr[16];
-} ngx_kraken_handoff_t;
-
-
 static ngx_int_t ngx_kraken_media_socket(ngx_cycle_t *cycle,
     ngx_stream_kraken_main_conf_t *kmcf);
-static ngx_int_t ngx_kraken_media_handoff_init(ngx_cycle_t *cycle);
 static void ngx_kraken_media_read_handler(ngx_event_t *rev);
-static void ngx_kraken_media_handoff_handler(ngx_event_t *rev);
 static void ngx_kraken_media_foreign(struct sockaddr *from, socklen_t len,
     u_char *buf, size_t n);
-static void ngx_kraken_media_handoff_flush(void);
+static void ngx_kraken_media_input(struct sockaddr *from, socklen_t len,
+    u_char *buf, size_t n);
+static void ngx_kraken_media_input_done(void);
 static void ngx_kraken_media_timer_handler(ngx_event_t *ev);
 static ngx_int_t ngx_kraken_media_drain(ngx_log_t *log,
     kraken_engine_stats_t *st);
@@ -63,7 +48,6 @@ static void ngx_kraken_media_log(void *data, const char *msg);
 
 static kraken_engine_t   *ngx_kraken_engine;
 static ngx_connection_t  *ngx_kraken_udp;
-static ngx_connection_t  *ngx_kraken_handoff;
 static ngx_event_t        ngx_kraken_timer;
 static ngx_log_t         *ngx_kraken_log;
 static ngx_kraken_media_conf_t  *ngx_kraken_mcf;
@@ -85,16 +69,8 @@ static time_t             ngx_kraken_send_logged;
 static u_char             ngx_kraken_rbuf[NGX_KRAKEN_BATCH]
                                          [NGX_KRAKEN_DGRAM_SIZE];
 static struct mmsghdr     ngx_kraken_rmsg[NGX_KRAKEN_BATCH];
-static struct iovec       ngx_kraken_riov[NGX_KRAKEN_BATCH][2];
+static struct iovec       ngx_kraken_riov[NGX_KRAKEN_BATCH];
 static struct sockaddr_storage  ngx_kraken_raddr[NGX_KRAKEN_BATCH];
-static ngx_kraken_handoff_t     ngx_kraken_rhdr[NGX_KRAKEN_BATCH];
-
-/* datagrams to hand over, sent after each batch: they point into rbuf */
-static ngx_uint_t         ngx_kraken_nout;
-static struct mmsghdr     ngx_kraken_omsg[NGX_KRAKEN_BATCH];
-static struct iovec       ngx_kraken_oiov[NGX_KRAKEN_BATCH][2];
-static struct sockaddr_in ngx_kraken_oaddr[NGX_KRAKEN_BATCH];
-static ngx_kraken_handoff_t     ngx_kraken_ohdr[NGX_KRAKEN_BATCH];
 
 
 kraken_engine_t *
@@ -141,7 +117,11 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    if (ngx_kraken_media_handoff_init(cycle) != NGX_OK) {
+    if (ngx_kraken_handoff_init(cycle, mcf->socket_buffer,
+                                ngx_kraken_media_input,
+                                ngx_kraken_media_input_done)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -326,74 +306,6 @@ ngx_kraken_media_socket(ngx_cycle_t *cycle,
 }
 
 
-/*
- * Every worker takes handed-over datagrams on a loopback port: a unix
- * datagram socket would queue only net.unix.max_dgram_qlen (10) of them.
- * The registry's token, which only nginx's processes know, proves them.
- */
-
-static ngx_int_t
-ngx_kraken_media_handoff_init(ngx_cycle_t *cycle)
-{
-    int                 value;
-    socklen_t           len;
-    ngx_socket_t        fd;
-    ngx_connection_t   *c;
-    struct sockaddr_in  sin;
-
-    fd = ngx_socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd == (ngx_socket_t) -1) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
-                      "kraken: socket() failed");
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(&sin, sizeof(struct sockaddr_in));
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(struct sockaddr_in);
-
-    if (bind(fd, (struct sockaddr *) &sin, len) == -1
-        || getsockname(fd, (struct sockaddr *) &sin, &len) == -1
-        || ngx_nonblocking(fd) == -1)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_socket_errno,
-                      "kraken: the hand-over socket on 127.0.0.1 failed");
-        (void) ngx_close_socket(fd);
-        return NGX_ERROR;
-    }
-
-    if (ngx_kraken_mcf->socket_buffer) {
-        value = (int) ngx_kraken_mcf->socket_buffer;
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
-    }
-
-    c = ngx_get_connection(fd, cycle->log);
-    if (c == NULL) {
-        (void) ngx_close_socket(fd);
-        return NGX_ERROR;
-    }
-
-    c->type = SOCK_DGRAM;
-    c->log = cycle->log;
-    c->read->log = cycle->log;
-    c->write->log = cycle->log;
-    c->read->handler = ngx_kraken_media_handoff_handler;
-    c->idle = 1;
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-        ngx_close_connection(c);
-        return NGX_ERROR;
-    }
-
-    ngx_kraken_handoff = c;
-    ngx_kraken_registry_set_handoff(sin.sin_port);
-
-    return NGX_OK;
-}
-
-
 void
 ngx_kraken_media_exit_process(ngx_cycle_t *cycle)
 {
@@ -409,10 +321,7 @@ ngx_kraken_media_exit_process(ngx_cycle_t *cycle)
         ngx_kraken_udp = NULL;
     }
 
-    if (ngx_kraken_handoff) {
-        ngx_close_connection(ngx_kraken_handoff);
-        ngx_kraken_handoff = NULL;
-    }
+    ngx_kraken_handoff_close();
 
     if (ngx_kraken_engine) {
         kraken_engine_free(ngx_kraken_engine);
@@ -439,9 +348,9 @@ ngx_kraken_media_read_handler(ngx_event_t *rev)
     }
 
     for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
-        ngx_kraken_riov[i][0].iov_base = ngx_kraken_rbuf[i];
-        ngx_kraken_riov[i][0].iov_len = NGX_KRAKEN_DGRAM_SIZE;
-        ngx_kraken_rmsg[i].msg_hdr.msg_iov = ngx_kraken_riov[i];
+        ngx_kraken_riov[i].iov_base = ngx_kraken_rbuf[i];
+        ngx_kraken_riov[i].iov_len = NGX_KRAKEN_DGRAM_SIZE;
+        ngx_kraken_rmsg[i].msg_hdr.msg_iov = &ngx_kraken_riov[i];
         ngx_kraken_rmsg[i].msg_hdr.msg_iovlen = 1;
         ngx_kraken_rmsg[i].msg_hdr.msg_control = NULL;
         ngx_kraken_rmsg[i].msg_hdr.msg_controllen = 0;
@@ -488,7 +397,7 @@ ngx_kraken_media_read_handler(ngx_event_t *rev)
         }
 
         kraken_engine_flush(ngx_kraken_engine);
-        ngx_kraken_media_handoff_flush();
+        ngx_kraken_handoff_flush();
 
         if (n < NGX_KRAKEN_BATCH) {
             break;
@@ -507,13 +416,7 @@ static void
 ngx_kraken_media_foreign(struct sockaddr *from, socklen_t len, u_char *buf,
     size_t n)
 {
-    in_port_t                 port;
-    ngx_uint_t                slot, k;
-    ngx_kraken_handoff_t     *h;
-    struct sockaddr_in       *sin;
-#if (NGX_HAVE_INET6)
-    struct sockaddr_in6      *sin6;
-#endif
+    ngx_uint_t  slot;
 
     if (buf[0] <= 3) {
         slot = kraken_engine_stun_tag(buf, n);
@@ -528,64 +431,11 @@ ngx_kraken_media_foreign(struct sockaddr *from, socklen_t len, u_char *buf,
         goto drop;
     }
 
-    if (slot == ngx_kraken_slot) {
-        goto drop;
+    if (slot != ngx_kraken_slot
+        && ngx_kraken_handoff_queue(slot, from, buf, n) == NGX_OK)
+    {
+        return;
     }
-
-    port = ngx_kraken_registry_handoff(slot);
-
-    if (port == 0 || ngx_kraken_handoff == NULL) {
-        goto drop;
-    }
-
-    k = ngx_kraken_nout;
-    h = &ngx_kraken_ohdr[k];
-
-    ngx_memzero(h, sizeof(ngx_kraken_handoff_t));
-    ngx_memcpy(h->magic, "KRH1", 4);
-    ngx_memcpy(h->token, ngx_kraken_registry_token(), NGX_KRAKEN_TOKEN_LEN);
-
-    switch (from->sa_family) {
-
-    case AF_INET:
-        sin = (struct sockaddr_in *) from;
-        h->family = 4;
-        ngx_memcpy(h->port, &sin->sin_port, 2);
-        ngx_memcpy(h->addr, &sin->sin_addr, 4);
-        break;
-
-#if (NGX_HAVE_INET6)
-    case AF_INET6:
-        sin6 = (struct sockaddr_in6 *) from;
-        h->family = 6;
-        ngx_memcpy(h->port, &sin6->sin6_port, 2);
-        ngx_memcpy(h->addr, &sin6->sin6_addr, 16);
-        break;
-#endif
-
-    default:
-        goto drop;
-    }
-
-    ngx_memzero(&ngx_kraken_oaddr[k], sizeof(struct sockaddr_in));
-    ngx_kraken_oaddr[k].sin_family = AF_INET;
-    ngx_kraken_oaddr[k].sin_port = port;
-    ngx_kraken_oaddr[k].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    ngx_kraken_oiov[k][0].iov_base = h;
-    ngx_kraken_oiov[k][0].iov_len = sizeof(ngx_kraken_handoff_t);
-    ngx_kraken_oiov[k][1].iov_base = buf;
-    ngx_kraken_oiov[k][1].iov_len = n;
-
-    ngx_memzero(&ngx_kraken_omsg[k], sizeof(struct mmsghdr));
-    ngx_kraken_omsg[k].msg_hdr.msg_name = &ngx_kraken_oaddr[k];
-    ngx_kraken_omsg[k].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
-    ngx_kraken_omsg[k].msg_hdr.msg_iov = ngx_kraken_oiov[k];
-    ngx_kraken_omsg[k].msg_hdr.msg_iovlen = 2;
-
-    ngx_kraken_nout++;
-
-    return;
 
 drop:
 
@@ -593,149 +443,32 @@ drop:
 }
 
 
-/* the batch points into the receive buffers: sent before the next read */
+/* a datagram another worker handed over: once, so what is not ours goes */
 
 static void
-ngx_kraken_media_handoff_flush(void)
+ngx_kraken_media_input(struct sockaddr *from, socklen_t len, u_char *buf,
+    size_t n)
 {
-    int         sent;
-    ngx_uint_t  done;
-
-    done = 0;
-
-    while (done < ngx_kraken_nout) {
-        sent = sendmmsg(ngx_kraken_handoff->fd, &ngx_kraken_omsg[done],
-                        ngx_kraken_nout - done, 0);
-
-        if (sent <= 0) {
-            /* the owner's queue is full, or it is gone: UDP drops */
-            ngx_kraken_mstats.handoff_dropped++;
-            done++;
-            continue;
-        }
-
-        ngx_kraken_mstats.handoff_sent += sent;
-        done += sent;
-    }
-
-    ngx_kraken_nout = 0;
-}
-
-
-static void
-ngx_kraken_media_handoff_handler(ngx_event_t *rev)
-{
-    int                    i, n, rounds;
-    u_char                *token;
-    size_t                 len;
-    socklen_t              alen;
-    ngx_connection_t      *c;
-    ngx_kraken_handoff_t  *h;
-    struct sockaddr_in    *src;
-    struct sockaddr_storage  from;
-
-    c = rev->data;
-
-    if (c->close) {
-        c->close = 0;
-    }
-
     if (ngx_kraken_engine == NULL) {
         return;
     }
 
-    token = ngx_kraken_registry_token();
-
-    for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
-        ngx_kraken_riov[i][0].iov_base = &ngx_kraken_rhdr[i];
-        ngx_kraken_riov[i][0].iov_len = sizeof(ngx_kraken_handoff_t);
-        ngx_kraken_riov[i][1].iov_base = ngx_kraken_rbuf[i];
-        ngx_kraken_riov[i][1].iov_len = NGX_KRAKEN_DGRAM_SIZE;
-        ngx_kraken_rmsg[i].msg_hdr.msg_iov = ngx_kraken_riov[i];
-        ngx_kraken_rmsg[i].msg_hdr.msg_iovlen = 2;
-        ngx_kraken_rmsg[i].msg_hdr.msg_control = NULL;
-        ngx_kraken_rmsg[i].msg_hdr.msg_controllen = 0;
+    if (kraken_engine_input(ngx_kraken_engine, from, len, buf, n,
+                            ngx_current_msec)
+        == KRAKEN_INPUT_FOREIGN)
+    {
+        kraken_engine_drop(ngx_kraken_engine, buf, n);
     }
+}
 
-    for (rounds = 0; rounds < 16; rounds++) {
 
-        for (i = 0; i < NGX_KRAKEN_BATCH; i++) {
-            ngx_kraken_rmsg[i].msg_hdr.msg_name = &ngx_kraken_raddr[i];
-            ngx_kraken_rmsg[i].msg_hdr.msg_namelen =
-                                             sizeof(struct sockaddr_storage);
-            ngx_kraken_rmsg[i].msg_hdr.msg_flags = 0;
-        }
+/* after a batch of handed-over datagrams */
 
-        n = recvmmsg(c->fd, ngx_kraken_rmsg, NGX_KRAKEN_BATCH, 0, NULL);
-
-        if (n <= 0) {
-            break;
-        }
-
-        for (i = 0; i < n; i++) {
-            h = &ngx_kraken_rhdr[i];
-            src = (struct sockaddr_in *) &ngx_kraken_raddr[i];
-            len = ngx_kraken_rmsg[i].msg_len;
-
-            /* only our workers, from loopback, with the token */
-            if ((ngx_kraken_rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)
-                || len <= sizeof(ngx_kraken_handoff_t)
-                || src->sin_family != AF_INET
-                || src->sin_addr.s_addr != htonl(INADDR_LOOPBACK)
-                || ngx_memcmp(h->magic, "KRH1", 4) != 0
-                || token == NULL
-                || CRYPTO_memcmp(h->token, token, NGX_KRAKEN_TOKEN_LEN) != 0)
-            {
-                ngx_kraken_mstats.handoff_refused++;
-                continue;
-            }
-
-            len -= sizeof(ngx_kraken_handoff_t);
-
-            ngx_memzero(&from, sizeof(struct sockaddr_storage));
-
-            if (h->family == 4) {
-                ((struct sockaddr_in *) &from)->sin_family = AF_INET;
-                ngx_memcpy(&((struct sockaddr_in *) &from)->sin_port,
-                           h->port, 2);
-                ngx_memcpy(&((struct sockaddr_in *) &from)->sin_addr,
-                           h->addr, 4);
-                alen = sizeof(struct sockaddr_in);
-
-#if (NGX_HAVE_INET6)
-            } else if (h->family == 6) {
-                ((struct sockaddr_in6 *) &from)->sin6_family = AF_INET6;
-                ngx_memcpy(&((struct sockaddr_in6 *) &from)->sin6_port,
-                           h->port, 2);
-                ngx_memcpy(&((struct sockaddr_in6 *) &from)->sin6_addr,
-                           h->addr, 16);
-                alen = sizeof(struct sockaddr_in6);
-#endif
-
-            } else {
-                ngx_kraken_mstats.handoff_refused++;
-                continue;
-            }
-
-            ngx_kraken_mstats.handoff_received++;
-
-            /* handed over once: what is not ours now is dropped */
-            if (kraken_engine_input(ngx_kraken_engine,
-                                    (struct sockaddr *) &from, alen,
-                                    ngx_kraken_rbuf[i], len,
-                                    ngx_current_msec)
-                == KRAKEN_INPUT_FOREIGN)
-            {
-                kraken_engine_drop(ngx_kraken_engine, ngx_kraken_rbuf[i],
-                                   len);
-            }
-        }
-
+static void
+ngx_kraken_media_input_done(void)
+{
+    if (ngx_kraken_engine) {
         kraken_engine_flush(ngx_kraken_engine);
-
-        if (n < NGX_KRAKEN_BATCH) {
-            break;
-        }
     }
 }
 
@@ -754,6 +487,7 @@ ngx_kraken_media_timer_handler(ngx_event_t *ev)
     kraken_engine_flush(ngx_kraken_engine);
 
     kraken_engine_stats(ngx_kraken_engine, &st);
+    ngx_kraken_handoff_stats(&ngx_kraken_mstats);
     ngx_kraken_registry_report(&st, &ngx_kraken_mstats);
 
     /*

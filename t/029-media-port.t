@@ -19,7 +19,8 @@ my $conf = "$p/conf/nginx.conf";
 my $good = $k->conf_text;
 
 sub nginx_t {
-    my $out = `$KrakenTest::NGINX -t -p $p/ -e logs/error.log -c conf/nginx.conf 2>&1`;
+    my $args = "-p $p/ -e logs/error.log -c conf/nginx.conf";
+    my $out = `$KrakenTest::NGINX -t $args 2>&1`;
     return ($? == 0, $out);
 }
 

@@ -160,6 +160,7 @@ symlink '/usr/lib/nginx/modules', "$p/modules" or die "symlink: $!";
 chmod 0755, $p;
 
 my $port = KrakenTest::free_port('tcp');
+my $mport = KrakenTest::free_port('udp');
 open $fh, '>', "$p/conf/nginx.conf" or die $!;
 print $fh <<"EOF";
 include $ENABLED/*.conf;
@@ -170,6 +171,13 @@ error_log         logs/error.log info;
 
 events {
     worker_connections  64;
+}
+
+stream {
+    server {
+        listen  127.0.0.1:$mport udp reuseport;
+        kraken_media;
+    }
 }
 
 http {
@@ -195,7 +203,8 @@ close $fh;
 my $ngx = "$NGINX -p $p/ -e logs/error.log -c conf/nginx.conf";
 
 ($rc, $log) = run("$ngx -t");
-is($rc, 0, 'nginx -t accepts kraken_rpc with modules-enabled/*.conf')
+is($rc, 0, 'nginx -t accepts the media server and kraken_rpc with '
+          . 'modules-enabled/*.conf')
     or diag($log);
 
 ($rc, $log) = run($ngx);
@@ -210,6 +219,8 @@ if ($rc == 0) {
     }, 10);
     is($res && $res->{status}, 200, 'the packaged module answers info')
         or diag($res ? "$res->{status} $res->{content}" : 'no answer');
+    like($res ? $res->{content} : '', qr/"steering":"(ebpf|handoff)"/,
+         'with its media plane running');
     run("$ngx -s quit");
     KrakenTest::wait_for(sub { !-e "$p/logs/nginx.pid" }, 10);
 }
