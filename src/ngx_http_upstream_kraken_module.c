@@ -1,0 +1,1117 @@
+
+/*
+ * Copyright (C) ngx_kraken authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/*
+ * kraken_balance: the front nginx's balancer over engine hosts, in an
+ * upstream block like hash or least_conn. Every call of a room reaches
+ * the engine that holds the room; a new room goes to the engine with the
+ * most headroom, judged from the figures each engine sends on every
+ * answer (X-Kraken-Load). What a front knows of rooms lives in a shared
+ * zone of its workers. A front that does not know a room (new, or the
+ * front restarted) sends the call to the room's home engine, the same
+ * for every front (a rendezvous hash of the room over the engines), with
+ * its choice in X-Kraken-Place: the home records the first choice it
+ * hears and sends every front to the same engine (404, X-Kraken-Owner),
+ * so two fronts never split a room.
+ */
+
+/* engines of one upstream with figures in the zone */
+#define NGX_KRAKEN_BALANCE_PEERS   64
+
+/* a room no call named for this long is forgotten (kraken.fm polls 3 s) */
+#define NGX_KRAKEN_BALANCE_IDLE    600
+
+/* an engine that answered 5003xxx gets no new room for this long */
+#define NGX_KRAKEN_BALANCE_BUSY    10
+
+#define NGX_KRAKEN_NAME_LEN        64
+
+
+typedef struct {
+    uint32_t                        name_hash;  /* of the peer's name */
+    ngx_uint_t                      headroom;   /* permille; 1000 unknown */
+    time_t                          busy_until;
+    time_t                          updated;
+} ngx_http_upstream_kraken_figures_t;
+
+
+typedef struct {
+    ngx_str_node_t                  sn;
+    ngx_queue_t                     queue;      /* least recently used */
+    time_t                          used;
+    u_char                          owner_len;
+    u_char                          owner[NGX_KRAKEN_NAME_LEN];
+    u_char                          data[1];
+} ngx_http_upstream_kraken_room_t;
+
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     lru;
+    ngx_http_upstream_kraken_figures_t  figures[NGX_KRAKEN_BALANCE_PEERS];
+} ngx_http_upstream_kraken_shctx_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                 *zone;
+    ngx_int_t                       room_index;  /* $kraken_room */
+} ngx_http_upstream_kraken_srv_conf_t;
+
+
+/* one call's plan, made when the request to the engine is created */
+typedef struct {
+    ngx_str_t                       room;
+    ngx_int_t                       owner;      /* known: peer index */
+    ngx_int_t                       home;
+    ngx_int_t                       choice;
+    ngx_str_t                       place;      /* X-Kraken-Place */
+    ngx_str_t                       redirect;   /* X-Kraken-Owner heard */
+} ngx_http_upstream_kraken_ctx_t;
+
+
+typedef struct {
+    /* the round robin peer data must be first */
+    ngx_http_upstream_rr_peer_data_t     rrp;
+    ngx_http_request_t                  *request;
+    ngx_http_upstream_kraken_srv_conf_t *conf;
+    ngx_http_upstream_kraken_ctx_t      *ctx;
+} ngx_http_upstream_kraken_peer_data_t;
+
+
+static ngx_int_t ngx_http_upstream_init_kraken(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_upstream_init_kraken_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_upstream_free_kraken_peer(ngx_peer_connection_t *pc,
+    void *data, ngx_uint_t state);
+static ngx_http_upstream_kraken_ctx_t *ngx_http_upstream_kraken_plan(
+    ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_upstream_kraken_usable(
+    ngx_http_upstream_rr_peer_t *peer, time_t now);
+static ngx_int_t ngx_http_upstream_kraken_peer_index(
+    ngx_http_upstream_rr_peers_t *peers, u_char *name, size_t len);
+static uint32_t ngx_http_upstream_kraken_score(ngx_str_t *room,
+    ngx_str_t *name);
+static ngx_http_upstream_kraken_room_t *ngx_http_upstream_kraken_lookup(
+    ngx_http_upstream_kraken_shctx_t *sh, ngx_str_t *room, uint32_t hash);
+static void ngx_http_upstream_kraken_remember(
+    ngx_http_upstream_kraken_srv_conf_t *kcf, ngx_str_t *room,
+    ngx_str_t *owner);
+static void ngx_http_upstream_kraken_forget(
+    ngx_http_upstream_kraken_srv_conf_t *kcf, ngx_str_t *room,
+    ngx_str_t *owner);
+static void ngx_http_upstream_kraken_answer(
+    ngx_http_upstream_kraken_peer_data_t *kp, ngx_uint_t index);
+static ngx_uint_t ngx_http_upstream_kraken_load(ngx_str_t *value);
+static ngx_table_elt_t *ngx_http_upstream_kraken_header(ngx_list_t *list,
+    char *name);
+static ngx_int_t ngx_http_upstream_kraken_place_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_upstream_kraken_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_upstream_kraken_init_zone(ngx_shm_zone_t *zone,
+    void *data);
+static void *ngx_http_upstream_kraken_create_conf(ngx_conf_t *cf);
+static char *ngx_http_upstream_kraken(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_upstream_kraken_commands[] = {
+
+    { ngx_string("kraken_balance"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_upstream_kraken,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_upstream_kraken_module_ctx = {
+    ngx_http_upstream_kraken_add_variables, /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_upstream_kraken_create_conf,  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_upstream_kraken_module = {
+    NGX_MODULE_V1,
+    &ngx_http_upstream_kraken_module_ctx,  /* module context */
+    ngx_http_upstream_kraken_commands,     /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_upstream_kraken_vars[] = {
+
+    { ngx_string("kraken_place"), NULL,
+      ngx_http_upstream_kraken_place_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_upstream_kraken_room_name =
+    ngx_string("kraken_room");
+
+
+static ngx_int_t
+ngx_http_upstream_init_kraken(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    if (ngx_http_upstream_init_round_robin(cf, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    us->peer.init = ngx_http_upstream_init_kraken_peer;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_init_kraken_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_upstream_kraken_peer_data_t  *kp;
+
+    kp = ngx_pcalloc(r->pool, sizeof(ngx_http_upstream_kraken_peer_data_t));
+    if (kp == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.data = &kp->rrp;
+
+    if (ngx_http_upstream_init_round_robin_peer(r, us) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    r->upstream->peer.get = ngx_http_upstream_get_kraken_peer;
+    r->upstream->peer.free = ngx_http_upstream_free_kraken_peer;
+
+    kp->request = r;
+    kp->conf = ngx_http_conf_upstream_srv_conf(us,
+                                               ngx_http_upstream_kraken_module);
+
+    /* made already if proxy_set_header used $kraken_place */
+    kp->ctx = ngx_http_upstream_kraken_plan(r, us);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_upstream_kraken_peer_data_t  *kp = data;
+
+    time_t                           now;
+    uintptr_t                        m;
+    ngx_int_t                        want;
+    ngx_uint_t                       i, n;
+    ngx_http_upstream_rr_peer_t     *peer;
+    ngx_http_upstream_rr_peers_t    *peers;
+    ngx_http_upstream_kraken_ctx_t  *ctx;
+
+    ctx = kp->ctx;
+
+    /* calls without a room (info, turn) are balanced as round robin */
+    if (ctx == NULL || ctx->room.len == 0 || kp->rrp.peers->single) {
+        return ngx_http_upstream_get_round_robin_peer(pc, &kp->rrp);
+    }
+
+    peers = kp->rrp.peers;
+    now = ngx_time();
+
+    ngx_http_upstream_rr_peers_wlock(peers);
+
+    /* the engine the room lives on, then its home, then our choice */
+    want = -1;
+
+    if (ctx->redirect.len) {
+        want = ngx_http_upstream_kraken_peer_index(peers, ctx->redirect.data,
+                                                   ctx->redirect.len);
+        ctx->redirect.len = 0;
+    }
+
+    for (n = 0; n < 4; n++) {
+
+        if (want < 0) {
+            want = (n == 0) ? ctx->owner
+                 : (n == 1) ? ctx->home
+                 : (n == 2) ? ctx->choice : -1;
+
+            if (want < 0) {
+                continue;
+            }
+        }
+
+        for (peer = peers->peer, i = 0; peer && i < (ngx_uint_t) want;
+             peer = peer->next, i++)
+        { /* void */ }
+
+        m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
+
+        if (peer
+            && !(kp->rrp.tried[i / (8 * sizeof(uintptr_t))] & m)
+            && ngx_http_upstream_kraken_usable(peer, now) == NGX_OK)
+        {
+            goto found;
+        }
+
+        want = -1;
+    }
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    /* none of them can take it: any engine that can */
+    return ngx_http_upstream_get_round_robin_peer(pc, &kp->rrp);
+
+found:
+
+    kp->rrp.current = peer;
+
+    pc->sockaddr = peer->sockaddr;
+    pc->socklen = peer->socklen;
+    pc->name = &peer->name;
+
+    peer->conns++;
+
+    if (now - peer->checked > peer->fail_timeout) {
+        peer->checked = now;
+    }
+
+    ngx_http_upstream_rr_peers_unlock(peers);
+
+    kp->rrp.tried[i / (8 * sizeof(uintptr_t))] |= m;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "kraken balance: room \"%V\" to %V (peer %ui)",
+                   &ctx->room, &peer->name, i);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The engine answered, or failed. Its figures and a redirect are read
+ * from the answer's headers; a room call it answered tells where the
+ * room lives, a failure that it may live there no more.
+ */
+
+static void
+ngx_http_upstream_free_kraken_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_upstream_kraken_peer_data_t  *kp = data;
+
+    ngx_uint_t                    i;
+    ngx_http_upstream_t          *u;
+    ngx_http_upstream_rr_peer_t  *peer, *p;
+
+    peer = kp->rrp.current;
+
+    if (peer && kp->rrp.peers->peer) {
+        for (p = kp->rrp.peers->peer, i = 0; p && p != peer; p = p->next) {
+            i++;
+        }
+
+        u = kp->request->upstream;
+
+        if (p && !(state & NGX_PEER_FAILED)
+            && u->headers_in.headers.part.elts)
+        {
+            ngx_http_upstream_kraken_answer(kp, i);
+
+        } else if (p && kp->ctx && kp->ctx->room.len) {
+            ngx_http_upstream_kraken_forget(kp->conf, &kp->ctx->room,
+                                            &peer->name);
+        }
+    }
+
+    ngx_http_upstream_free_round_robin_peer(pc, &kp->rrp, state);
+}
+
+
+static void
+ngx_http_upstream_kraken_answer(ngx_http_upstream_kraken_peer_data_t *kp,
+    ngx_uint_t index)
+{
+    time_t                               now;
+    ngx_uint_t                           code;
+    ngx_table_elt_t                     *h;
+    ngx_slab_pool_t                     *shpool;
+    ngx_http_upstream_t                 *u;
+    ngx_http_upstream_kraken_ctx_t      *ctx;
+    ngx_http_upstream_rr_peer_t         *peer;
+    ngx_http_upstream_kraken_shctx_t    *sh;
+    ngx_http_upstream_kraken_figures_t  *f;
+
+    u = kp->request->upstream;
+    ctx = kp->ctx;
+    peer = kp->rrp.current;
+    now = ngx_time();
+    code = 0;
+
+    h = ngx_http_upstream_kraken_header(&u->headers_in.headers,
+                                        "X-Kraken-Code");
+    if (h) {
+        code = ngx_atoi(h->value.data, h->value.len);
+    }
+
+    if (kp->conf->zone && index < NGX_KRAKEN_BALANCE_PEERS) {
+        shpool = (ngx_slab_pool_t *) kp->conf->zone->shm.addr;
+        sh = kp->conf->zone->data;
+        f = &sh->figures[index];
+
+        h = ngx_http_upstream_kraken_header(&u->headers_in.headers,
+                                            "X-Kraken-Load");
+
+        ngx_shmtx_lock(&shpool->mutex);
+
+        if (f->name_hash != ngx_crc32_short(peer->name.data,
+                                            peer->name.len))
+        {
+            f->name_hash = ngx_crc32_short(peer->name.data, peer->name.len);
+            f->headroom = 1000;
+            f->busy_until = 0;
+        }
+
+        if (h) {
+            f->headroom = ngx_http_upstream_kraken_load(&h->value);
+            f->updated = now;
+        }
+
+        if (code >= 5003000 && code < 5004000 && code != 5003999) {
+            /* server busy: no new rooms for a while */
+            f->busy_until = now + NGX_KRAKEN_BALANCE_BUSY;
+        }
+
+        ngx_shmtx_unlock(&shpool->mutex);
+    }
+
+    if (ctx == NULL || ctx->room.len == 0) {
+        return;
+    }
+
+    h = ngx_http_upstream_kraken_header(&u->headers_in.headers,
+                                        "X-Kraken-Owner");
+
+    if (h && u->headers_in.status_n == NGX_HTTP_NOT_FOUND) {
+        /* the room's home says where it lives: the next try goes there */
+        ctx->redirect.data = ngx_pnalloc(kp->request->pool, h->value.len);
+        if (ctx->redirect.data) {
+            ngx_memcpy(ctx->redirect.data, h->value.data, h->value.len);
+            ctx->redirect.len = h->value.len;
+            ngx_http_upstream_kraken_remember(kp->conf, &ctx->room,
+                                              &ctx->redirect);
+        }
+
+        return;
+    }
+
+    if (u->headers_in.status_n != NGX_HTTP_OK) {
+        return;
+    }
+
+    /* the engine says whether it holds the room now */
+    if (ngx_http_upstream_kraken_header(&u->headers_in.headers,
+                                        "X-Kraken-Room"))
+    {
+        ngx_http_upstream_kraken_remember(kp->conf, &ctx->room, &peer->name);
+
+    } else {
+        ngx_http_upstream_kraken_forget(kp->conf, &ctx->room, &peer->name);
+    }
+}
+
+
+/*
+ * X-Kraken-Load: cpu=C; peers=P; peers_max=PM; rooms=R; rooms_max=RM;
+ * the headroom is what is left of the scarcest: CPU in steps of 10%, so
+ * that a few percent of noise does not decide, peers and rooms against
+ * the engine's own bounds.
+ */
+
+static ngx_uint_t
+ngx_http_upstream_kraken_load(ngx_str_t *value)
+{
+    u_char      *p, *last, *eq, *end;
+    ngx_int_t    n, cpu, peers, peers_max, rooms, rooms_max;
+    ngx_uint_t   h, left;
+
+    cpu = peers = rooms = 0;
+    peers_max = rooms_max = 0;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == ';')) {
+            p++;
+        }
+
+        end = p;
+        while (end < last && *end != ';') {
+            end++;
+        }
+
+        eq = ngx_strlchr(p, end, '=');
+
+        if (eq) {
+            n = ngx_atoi(eq + 1, end - eq - 1);
+
+            if (n >= 0) {
+                if (eq - p == 3 && ngx_strncmp(p, "cpu", 3) == 0) {
+                    cpu = n;
+
+                } else if (eq - p == 5 && ngx_strncmp(p, "peers", 5) == 0) {
+                    peers = n;
+
+                } else if (eq - p == 9
+                           && ngx_strncmp(p, "peers_max", 9) == 0)
+                {
+                    peers_max = n;
+
+                } else if (eq - p == 5 && ngx_strncmp(p, "rooms", 5) == 0) {
+                    rooms = n;
+
+                } else if (eq - p == 9
+                           && ngx_strncmp(p, "rooms_max", 9) == 0)
+                {
+                    rooms_max = n;
+                }
+            }
+        }
+
+        p = end;
+    }
+
+    h = 1000;
+
+    cpu = ngx_min(cpu, 100) / 10 * 10;
+    left = (ngx_uint_t) (100 - cpu) * 10;
+    h = ngx_min(h, left);
+
+    if (peers_max > 0) {
+        left = peers >= peers_max ? 0 : 1000 - peers * 1000 / peers_max;
+        h = ngx_min(h, left);
+    }
+
+    if (rooms_max > 0) {
+        left = rooms >= rooms_max ? 0 : 1000 - rooms * 1000 / rooms_max;
+        h = ngx_min(h, left);
+    }
+
+    return h;
+}
+
+
+/*
+ * What the front knows of a call: the engine its room lives on, or the
+ * room's home and the engine it would choose. Made once per request, by
+ * $kraken_place (evaluated when the request to the engine is built) or
+ * else by the peer's init.
+ */
+
+static ngx_http_upstream_kraken_ctx_t *
+ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    u_char                               *p;
+    time_t                                now;
+    size_t                                len;
+    uint32_t                              hash, score, best_score,
+                                          home_score;
+    ngx_int_t                             index;
+    ngx_uint_t                            i, head, best_head;
+    ngx_slab_pool_t                      *shpool;
+    ngx_http_variable_value_t            *vv;
+    ngx_http_upstream_rr_peer_t          *peer;
+    ngx_http_upstream_rr_peers_t         *peers;
+    ngx_http_upstream_kraken_ctx_t       *ctx;
+    ngx_http_upstream_kraken_room_t      *room;
+    ngx_http_upstream_kraken_shctx_t     *sh;
+    ngx_http_upstream_kraken_srv_conf_t  *kcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upstream_kraken_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_upstream_kraken_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->owner = -1;
+    ctx->home = -1;
+    ctx->choice = -1;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_upstream_kraken_module);
+
+    kcf = ngx_http_conf_upstream_srv_conf(us, ngx_http_upstream_kraken_module);
+    peers = us->peer.data;
+
+    vv = ngx_http_get_indexed_variable(r, kcf->room_index);
+    if (vv == NULL || vv->not_found || vv->len == 0 || peers == NULL
+        || kcf->zone == NULL)
+    {
+        return ctx;
+    }
+
+    ctx->room.data = ngx_pnalloc(r->pool, vv->len);
+    if (ctx->room.data == NULL) {
+        return ctx;
+    }
+
+    ngx_memcpy(ctx->room.data, vv->data, vv->len);
+    ctx->room.len = vv->len;
+
+    shpool = (ngx_slab_pool_t *) kcf->zone->shm.addr;
+    sh = kcf->zone->data;
+    hash = ngx_crc32_long(ctx->room.data, ctx->room.len);
+    now = ngx_time();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    room = ngx_http_upstream_kraken_lookup(sh, &ctx->room, hash);
+    if (room) {
+        index = ngx_http_upstream_kraken_peer_index(peers, room->owner,
+                                                    room->owner_len);
+        room->used = now;
+        ngx_queue_remove(&room->queue);
+        ngx_queue_insert_head(&sh->lru, &room->queue);
+
+        for (peer = peers->peer, i = 0; peer && (ngx_int_t) i < index;
+             peer = peer->next, i++)
+        { /* void */ }
+
+        if (index >= 0 && peer
+            && ngx_http_upstream_kraken_usable(peer, now) == NGX_OK)
+        {
+            ctx->owner = index;
+            ngx_shmtx_unlock(&shpool->mutex);
+            return ctx;
+        }
+    }
+
+    /* home: the highest score of the room and a usable engine's name */
+    home_score = 0;
+    best_score = 0;
+    best_head = 0;
+
+    for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+
+        if (ngx_http_upstream_kraken_usable(peer, now) != NGX_OK) {
+            continue;
+        }
+
+        score = ngx_http_upstream_kraken_score(&ctx->room, &peer->name);
+
+        if (ctx->home < 0 || score > home_score) {
+            ctx->home = i;
+            home_score = score;
+        }
+
+        head = 1000;
+
+        if (i < NGX_KRAKEN_BALANCE_PEERS
+            && sh->figures[i].name_hash
+               == ngx_crc32_short(peer->name.data, peer->name.len))
+        {
+            head = sh->figures[i].busy_until > now ? 0
+                                                   : sh->figures[i].headroom;
+        }
+
+        if (ctx->choice < 0 || head > best_head
+            || (head == best_head && score > best_score))
+        {
+            ctx->choice = i;
+            best_head = head;
+            best_score = score;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (ctx->choice < 0) {
+        return ctx;
+    }
+
+    /* X-Kraken-Place: CHOICE[; down=A,B] */
+    len = NGX_KRAKEN_NAME_LEN + sizeof("; down=") - 1;
+
+    for (peer = peers->peer; peer; peer = peer->next) {
+        len += peer->name.len + 1;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return ctx;
+    }
+
+    ctx->place.data = p;
+
+    for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+        if ((ngx_int_t) i == ctx->choice) {
+            p = ngx_cpymem(p, peer->name.data,
+                           ngx_min(peer->name.len, NGX_KRAKEN_NAME_LEN));
+        }
+    }
+
+    head = 0;
+
+    for (peer = peers->peer; peer; peer = peer->next) {
+        if (ngx_http_upstream_kraken_usable(peer, now) == NGX_OK) {
+            continue;
+        }
+
+        p = ngx_cpymem(p, head ? "," : "; down=", head ? 1 : 7);
+        p = ngx_cpymem(p, peer->name.data, peer->name.len);
+        head = 1;
+    }
+
+    ctx->place.len = p - ctx->place.data;
+
+    return ctx;
+}
+
+
+/* as round robin judges a peer, without taking it */
+
+static ngx_int_t
+ngx_http_upstream_kraken_usable(ngx_http_upstream_rr_peer_t *peer,
+    time_t now)
+{
+    if (peer->down) {
+        return NGX_DECLINED;
+    }
+
+    if (peer->max_fails
+        && peer->fails >= peer->max_fails
+        && now - peer->checked <= peer->fail_timeout)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (peer->max_conns && peer->conns >= peer->max_conns) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_kraken_peer_index(ngx_http_upstream_rr_peers_t *peers,
+    u_char *name, size_t len)
+{
+    ngx_uint_t                    i;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+        if (peer->name.len == len
+            && ngx_strncmp(peer->name.data, name, len) == 0)
+        {
+            return i;
+        }
+    }
+
+    return -1;
+}
+
+
+/* rendezvous hashing: every front ranks the engines the same way */
+
+static uint32_t
+ngx_http_upstream_kraken_score(ngx_str_t *room, ngx_str_t *name)
+{
+    uint32_t  crc;
+
+    ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, room->data, room->len);
+    ngx_crc32_update(&crc, (u_char *) "\0", 1);
+    ngx_crc32_update(&crc, name->data, name->len);
+    ngx_crc32_final(crc);
+
+    /* mix, so that names alike do not rank alike */
+    crc ^= crc >> 16;
+    crc *= 0x85ebca6b;
+    crc ^= crc >> 13;
+
+    return crc;
+}
+
+
+static ngx_http_upstream_kraken_room_t *
+ngx_http_upstream_kraken_lookup(ngx_http_upstream_kraken_shctx_t *sh,
+    ngx_str_t *room, uint32_t hash)
+{
+    return (ngx_http_upstream_kraken_room_t *)
+               ngx_str_rbtree_lookup(&sh->rbtree, room, hash);
+}
+
+
+static void
+ngx_http_upstream_kraken_remember(ngx_http_upstream_kraken_srv_conf_t *kcf,
+    ngx_str_t *room, ngx_str_t *owner)
+{
+    time_t                             now;
+    uint32_t                           hash;
+    ngx_uint_t                         n;
+    ngx_queue_t                       *q;
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_upstream_kraken_room_t   *rn;
+    ngx_http_upstream_kraken_shctx_t  *sh;
+
+    if (kcf->zone == NULL || owner->len > NGX_KRAKEN_NAME_LEN) {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) kcf->zone->shm.addr;
+    sh = kcf->zone->data;
+    hash = ngx_crc32_long(room->data, room->len);
+    now = ngx_time();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    rn = ngx_http_upstream_kraken_lookup(sh, room, hash);
+
+    if (rn == NULL) {
+        /* the rooms no call named for a while, and room for one more */
+        for (n = 0; n < 4 && !ngx_queue_empty(&sh->lru); n++) {
+            q = ngx_queue_last(&sh->lru);
+            rn = ngx_queue_data(q, ngx_http_upstream_kraken_room_t, queue);
+
+            if (now - rn->used < NGX_KRAKEN_BALANCE_IDLE) {
+                break;
+            }
+
+            ngx_queue_remove(q);
+            ngx_rbtree_delete(&sh->rbtree, &rn->sn.node);
+            ngx_slab_free_locked(shpool, rn);
+        }
+
+        rn = ngx_slab_alloc_locked(shpool,
+                                   sizeof(ngx_http_upstream_kraken_room_t)
+                                   + room->len);
+
+        if (rn == NULL && !ngx_queue_empty(&sh->lru)) {
+            /* full: the least recently used gives way */
+            q = ngx_queue_last(&sh->lru);
+            rn = ngx_queue_data(q, ngx_http_upstream_kraken_room_t, queue);
+            ngx_queue_remove(q);
+            ngx_rbtree_delete(&sh->rbtree, &rn->sn.node);
+            ngx_slab_free_locked(shpool, rn);
+
+            rn = ngx_slab_alloc_locked(shpool,
+                                      sizeof(ngx_http_upstream_kraken_room_t)
+                                      + room->len);
+        }
+
+        if (rn == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return;
+        }
+
+        ngx_memcpy(rn->data, room->data, room->len);
+        rn->sn.str.data = rn->data;
+        rn->sn.str.len = room->len;
+        rn->sn.node.key = hash;
+        ngx_rbtree_insert(&sh->rbtree, &rn->sn.node);
+
+    } else {
+        ngx_queue_remove(&rn->queue);
+    }
+
+    ngx_memcpy(rn->owner, owner->data, owner->len);
+    rn->owner_len = (u_char) owner->len;
+    rn->used = now;
+    ngx_queue_insert_head(&sh->lru, &rn->queue);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* the engine failed: the room is placed anew when its clients rejoin */
+
+static void
+ngx_http_upstream_kraken_forget(ngx_http_upstream_kraken_srv_conf_t *kcf,
+    ngx_str_t *room, ngx_str_t *owner)
+{
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_upstream_kraken_room_t   *rn;
+    ngx_http_upstream_kraken_shctx_t  *sh;
+
+    if (kcf->zone == NULL) {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) kcf->zone->shm.addr;
+    sh = kcf->zone->data;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    rn = ngx_http_upstream_kraken_lookup(sh, room,
+                                         ngx_crc32_long(room->data,
+                                                        room->len));
+
+    if (rn && rn->owner_len == owner->len
+        && ngx_strncmp(rn->owner, owner->data, owner->len) == 0)
+    {
+        ngx_queue_remove(&rn->queue);
+        ngx_rbtree_delete(&sh->rbtree, &rn->sn.node);
+        ngx_slab_free_locked(shpool, rn);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+static ngx_table_elt_t *
+ngx_http_upstream_kraken_header(ngx_list_t *list, char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &list->part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_kraken_place_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_upstream_srv_conf_t    *us;
+    ngx_http_upstream_kraken_ctx_t  *ctx;
+
+    v->not_found = 1;
+
+    if (r->upstream == NULL || r->upstream->conf == NULL
+        || r->upstream->conf->upstream == NULL)
+    {
+        return NGX_OK;
+    }
+
+    us = r->upstream->conf->upstream;
+
+    if (us->peer.init_upstream != ngx_http_upstream_init_kraken) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_upstream_kraken_plan(r, us);
+
+    /* a room the front knows needs no placing: no header */
+    if (ctx == NULL || ctx->owner >= 0 || ctx->place.len == 0) {
+        return NGX_OK;
+    }
+
+    v->len = ctx->place.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = ctx->place.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_kraken_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_upstream_kraken_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upstream_kraken_init_zone(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_http_upstream_kraken_shctx_t  *octx = data;
+
+    ngx_slab_pool_t                   *shpool;
+    ngx_http_upstream_kraken_shctx_t  *sh;
+
+    if (octx) {
+        zone->data = octx;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_upstream_kraken_shctx_t));
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_str_rbtree_insert_value);
+    ngx_queue_init(&sh->lru);
+
+    /* a full zone evicts the least recently used room, it is not crit */
+    shpool->log_nomem = 0;
+    shpool->data = sh;
+    zone->data = sh;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_upstream_kraken_create_conf(ngx_conf_t *cf)
+{
+    ngx_http_upstream_kraken_srv_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool,
+                       sizeof(ngx_http_upstream_kraken_srv_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->zone = NULL;
+     */
+
+    conf->room_index = NGX_ERROR;
+
+    return conf;
+}
+
+
+/* kraken_balance [size]: the zone of rooms, 1m by default */
+
+static char *
+ngx_http_upstream_kraken(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upstream_kraken_srv_conf_t  *kcf = conf;
+
+    ssize_t                        size;
+    ngx_str_t                     *value, name;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    if (kcf->zone) {
+        return "is duplicate";
+    }
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "load balancing method redefined");
+    }
+
+    value = cf->args->elts;
+    size = 1024 * 1024;
+
+    if (cf->args->nelts == 2) {
+        size = ngx_parse_size(&value[1]);
+        if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+            return "takes a size of at least 8 pages";
+        }
+    }
+
+    name.len = sizeof("kraken_balance:") - 1 + uscf->host.len;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(name.data, "kraken_balance:%V", &uscf->host);
+
+    kcf->zone = ngx_shared_memory_add(cf, &name, size,
+                                      &ngx_http_upstream_kraken_module);
+    if (kcf->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kcf->zone->init = ngx_http_upstream_kraken_init_zone;
+
+    kcf->room_index = ngx_http_get_variable_index(cf,
+                                           &ngx_http_upstream_kraken_room_name);
+    if (kcf->room_index == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    uscf->peer.init_upstream = ngx_http_upstream_init_kraken;
+
+    uscf->flags = NGX_HTTP_UPSTREAM_CREATE
+                  |NGX_HTTP_UPSTREAM_WEIGHT
+                  |NGX_HTTP_UPSTREAM_MAX_CONNS
+                  |NGX_HTTP_UPSTREAM_MAX_FAILS
+                  |NGX_HTTP_UPSTREAM_FAIL_TIMEOUT
+                  |NGX_HTTP_UPSTREAM_DOWN;
+
+    return NGX_CONF_OK;
+}
