@@ -34,6 +34,13 @@
 
 #define NGX_KRAKEN_NAME_LEN        64
 
+/*
+ * X-Kraken-Place has a fixed width, padded with spaces (which nginx's
+ * parser drops at the engine): each try rewrites it in the request with
+ * what the front knows then, engines that failed meanwhile included.
+ */
+#define NGX_KRAKEN_PLACE_LEN       512
+
 
 typedef struct {
     uint32_t                        name_hash;  /* of the peer's name */
@@ -74,6 +81,8 @@ typedef struct {
     ngx_int_t                       home;
     ngx_int_t                       choice;
     ngx_str_t                       place;      /* X-Kraken-Place */
+    u_char                         *stamp;      /* it, in the request */
+    ngx_uint_t                      stamped;    /* looked for it */
     ngx_str_t                       redirect;   /* X-Kraken-Owner heard */
 } ngx_http_upstream_kraken_ctx_t;
 
@@ -97,6 +106,10 @@ static void ngx_http_upstream_free_kraken_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static ngx_http_upstream_kraken_ctx_t *ngx_http_upstream_kraken_plan(
     ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us);
+static void ngx_http_upstream_kraken_place(ngx_http_upstream_kraken_ctx_t *ctx,
+    ngx_http_upstream_rr_peers_t *peers, u_char *p);
+static void ngx_http_upstream_kraken_stamp(
+    ngx_http_upstream_kraken_peer_data_t *kp);
 static ngx_int_t ngx_http_upstream_kraken_usable(
     ngx_http_upstream_rr_peer_t *peer, time_t now);
 static ngx_int_t ngx_http_upstream_kraken_peer_index(
@@ -313,6 +326,8 @@ found:
     ngx_http_upstream_rr_peers_unlock(peers);
 
     kp->rrp.tried[i / (8 * sizeof(uintptr_t))] |= m;
+
+    ngx_http_upstream_kraken_stamp(kp);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "kraken balance: room \"%V\" to %V (peer %ui)",
@@ -547,9 +562,7 @@ static ngx_http_upstream_kraken_ctx_t *
 ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
-    u_char                               *p;
     time_t                                now;
-    size_t                                len;
     uint32_t                              hash, score, best_score,
                                           home_score;
     ngx_int_t                             index;
@@ -620,8 +633,6 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
             && ngx_http_upstream_kraken_usable(peer, now) == NGX_OK)
         {
             ctx->owner = index;
-            ngx_shmtx_unlock(&shpool->mutex);
-            return ctx;
         }
     }
 
@@ -668,42 +679,116 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
         return ctx;
     }
 
-    /* X-Kraken-Place: CHOICE[; down=A,B] */
-    len = NGX_KRAKEN_NAME_LEN + sizeof("; down=") - 1;
-
-    for (peer = peers->peer; peer; peer = peer->next) {
-        len += peer->name.len + 1;
-    }
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
+    ctx->place.data = ngx_pnalloc(r->pool, NGX_KRAKEN_PLACE_LEN);
+    if (ctx->place.data == NULL) {
         return ctx;
     }
 
-    ctx->place.data = p;
+    ctx->place.len = NGX_KRAKEN_PLACE_LEN;
+    ngx_http_upstream_kraken_place(ctx, peers, ctx->place.data);
+
+    return ctx;
+}
+
+
+/* X-Kraken-Place: CHOICE[; down=A,B], padded: what the front knows now */
+
+static void
+ngx_http_upstream_kraken_place(ngx_http_upstream_kraken_ctx_t *ctx,
+    ngx_http_upstream_rr_peers_t *peers, u_char *p)
+{
+    u_char                       *last;
+    time_t                        now;
+    ngx_uint_t                    i, first;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    last = p + NGX_KRAKEN_PLACE_LEN;
+    now = ngx_time();
 
     for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
-        if ((ngx_int_t) i == ctx->choice) {
-            p = ngx_cpymem(p, peer->name.data,
-                           ngx_min(peer->name.len, NGX_KRAKEN_NAME_LEN));
+        if ((ngx_int_t) i == ctx->choice
+            && peer->name.len <= NGX_KRAKEN_NAME_LEN)
+        {
+            p = ngx_cpymem(p, peer->name.data, peer->name.len);
         }
     }
 
-    head = 0;
+    first = 1;
 
     for (peer = peers->peer; peer; peer = peer->next) {
+
         if (ngx_http_upstream_kraken_usable(peer, now) == NGX_OK) {
             continue;
         }
 
-        p = ngx_cpymem(p, head ? "," : "; down=", head ? 1 : 7);
+        /* a list too long for the header says less, never something else */
+        if ((size_t) (last - p) < peer->name.len + sizeof("; down=")) {
+            break;
+        }
+
+        p = first ? ngx_cpymem(p, "; down=", 7) : ngx_cpymem(p, ",", 1);
         p = ngx_cpymem(p, peer->name.data, peer->name.len);
-        head = 1;
+        first = 0;
     }
 
-    ctx->place.len = p - ctx->place.data;
+    ngx_memset(p, ' ', last - p);
+}
 
-    return ctx;
+
+/*
+ * Rewrites X-Kraken-Place in the request to the engine before a try, so
+ * that a retry after a failure names the failed engine as down. The
+ * proxy module wrote the whole header block into the first buffer.
+ */
+
+static void
+ngx_http_upstream_kraken_stamp(ngx_http_upstream_kraken_peer_data_t *kp)
+{
+    u_char                          *p, *last;
+    ngx_buf_t                       *b;
+    ngx_http_upstream_t             *u;
+    ngx_http_upstream_kraken_ctx_t  *ctx;
+
+    ctx = kp->ctx;
+    u = kp->request->upstream;
+
+    if (ctx->place.len == 0) {
+        return;
+    }
+
+    if (!ctx->stamped) {
+        ctx->stamped = 1;
+
+        if (u->request_bufs == NULL || u->request_bufs->buf == NULL) {
+            return;
+        }
+
+        b = u->request_bufs->buf;
+        last = b->last;
+
+        p = ngx_strlcasestrn(b->start, last, (u_char *) "\nx-kraken-place:",
+                             sizeof("\nx-kraken-place:") - 1 - 1);
+        if (p == NULL) {
+            return;
+        }
+
+        for (p += sizeof("\nx-kraken-place:") - 1; p < last && *p == ' '; p++)
+        {
+            /* void */
+        }
+
+        if (last - p < NGX_KRAKEN_PLACE_LEN
+            || ngx_memcmp(p, ctx->place.data, NGX_KRAKEN_PLACE_LEN) != 0)
+        {
+            return;
+        }
+
+        ctx->stamp = p;
+    }
+
+    if (ctx->stamp) {
+        ngx_http_upstream_kraken_place(ctx, kp->rrp.peers, ctx->stamp);
+    }
 }
 
 
@@ -956,8 +1041,8 @@ ngx_http_upstream_kraken_place_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_upstream_kraken_plan(r, us);
 
-    /* a room the front knows needs no placing: no header */
-    if (ctx == NULL || ctx->owner >= 0 || ctx->place.len == 0) {
+    /* calls without a room need no placing: no header */
+    if (ctx == NULL || ctx->place.len == 0) {
         return NGX_OK;
     }
 
