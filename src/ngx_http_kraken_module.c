@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "kraken_error.h"
 #include "kraken_rpc.h"
 #include "ngx_kraken_ipc.h"
 #include "ngx_kraken_media.h"
@@ -25,13 +26,20 @@ typedef struct {
     ngx_uint_t                forwarded;
     ngx_str_t                 body;
     ngx_uint_t                too_large;    /* nginx's 413 becomes JSON */
+    ngx_uint_t                code;         /* of an answer not rendered
+                                               by kraken_rpc */
 } ngx_http_kraken_ctx_t;
+
+
+/* the most engines an X-Kraken-Place header names down */
+#define NGX_HTTP_KRAKEN_DOWN_MAX  32
 
 
 typedef struct {
     ngx_flag_t                rpc;
     ngx_flag_t                demo;
     ngx_flag_t                info_details;
+    ngx_flag_t                placement;
     ngx_str_t                 turn_server;
     ngx_str_t                 turn_secret;
     ngx_http_complex_value_t *uid_bind;
@@ -43,6 +51,14 @@ static ngx_int_t ngx_http_kraken_handler(ngx_http_request_t *r);
 static void ngx_http_kraken_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kraken_bind(ngx_http_request_t *r,
     ngx_str_t *body);
+static ngx_int_t ngx_http_kraken_place(ngx_http_request_t *r,
+    ngx_str_t *body, u_char *room, size_t len);
+static ngx_int_t ngx_http_kraken_place_parse(ngx_str_t *value,
+    ngx_str_t *choice, ngx_str_t *down, ngx_uint_t *ndown);
+static ngx_int_t ngx_http_kraken_place_name(ngx_str_t *name);
+static void ngx_http_kraken_trim(ngx_str_t *s);
+static ngx_int_t ngx_http_kraken_placed(ngx_http_request_t *r,
+    ngx_str_t *body, u_char *room, size_t len, ngx_str_t *owner);
 static void ngx_http_kraken_forwarded(void *data, ngx_uint_t rc,
     ngx_uint_t status, u_char *body, size_t len);
 static ngx_uint_t ngx_http_kraken_ipc_rpc(u_char *body, size_t len,
@@ -55,7 +71,13 @@ static ngx_int_t ngx_http_kraken_cors(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kraken_allow_origin(ngx_http_request_t *r,
     ngx_str_t *allow);
 static ngx_int_t ngx_http_kraken_route_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_holds(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_load_header(ngx_http_request_t *r,
+    u_char *data, size_t len);
+static ngx_uint_t ngx_http_kraken_error_code(u_char *data, size_t len);
 static ngx_table_elt_t *ngx_http_kraken_origin(ngx_http_request_t *r);
+static ngx_table_elt_t *ngx_http_kraken_header_in(ngx_http_request_t *r,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_kraken_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
 
@@ -107,6 +129,13 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kraken_loc_conf_t, info_details),
+      NULL },
+
+    { ngx_string("kraken_placement"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_kraken_loc_conf_t, placement),
       NULL },
 
     { ngx_string("kraken_cors_origin"),
@@ -268,6 +297,7 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     ngx_pid_t                    pid;
     ngx_int_t                    rc;
     ngx_str_t                    body;
+    size_t                       room_len;
     ngx_uint_t                   slot, frc;
     kraken_rpc_ctx_t             ctx;
     ngx_http_kraken_loc_conf_t  *klcf;
@@ -294,11 +324,26 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    room_len = 0;
+
+    if (kraken_rpc_room((const char *) body.data, body.len, room,
+                        sizeof(room)) == 0)
+    {
+        room_len = ngx_strlen(room);
+    }
+
+    /* a room another engine holds is not run here, nor forwarded */
+    if (room_len && klcf->placement
+        && ngx_http_kraken_place(r, &body, (u_char *) room, room_len)
+           != NGX_DECLINED)
+    {
+        return;
+    }
+
     /* a room's calls go to the worker that owns it */
     if (ngx_kraken_media_engine()
-        && kraken_rpc_room((const char *) body.data, body.len, room,
-                           sizeof(room)) == 0
-        && ngx_kraken_registry_owner((u_char *) room, ngx_strlen(room),
+        && room_len
+        && ngx_kraken_registry_owner((u_char *) room, room_len,
                                      &slot, &pid) == NGX_OK
         && slot != kctx->worker)
     {
@@ -466,6 +511,281 @@ ngx_http_kraken_bind(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
+/*
+ * kraken_placement: a front names the engine it chose for a room in
+ * "X-Kraken-Place: CHOICE[; down=A,B,...]". A room a worker here holds
+ * runs here; else the room's placement record decides, made now for the
+ * choice when there is none, or when it names an engine that is down.
+ * This engine is $server_addr:$server_port of the connection, as the
+ * fronts' upstream servers name it. NGX_DECLINED: the call goes on;
+ * otherwise r is finalized.
+ */
+
+static ngx_int_t
+ngx_http_kraken_place(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
+    size_t len)
+{
+    size_t             owner_len;
+    ngx_int_t          rc;
+    ngx_str_t          choice, self, owner;
+    ngx_uint_t         ndown;
+    ngx_table_elt_t   *h;
+    ngx_connection_t  *c;
+    ngx_str_t          down[NGX_HTTP_KRAKEN_DOWN_MAX];
+    u_char             name[NGX_KRAKEN_PLACE_NAME_LEN];
+    u_char             addr[NGX_SOCKADDR_STRLEN];
+
+    static ngx_str_t   header = ngx_string("X-Kraken-Place");
+
+    h = ngx_http_kraken_header_in(r, &header);
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    c = r->connection;
+
+    if (ngx_http_kraken_place_parse(&h->value, &choice, down, &ndown)
+        != NGX_OK)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "kraken: X-Kraken-Place \"%V\" ignored", &h->value);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    self.data = addr;
+    self.len = ngx_sock_ntop(c->local_sockaddr, c->local_socklen, addr,
+                             NGX_SOCKADDR_STRLEN, 1);
+
+    rc = ngx_kraken_registry_place(room, len, &choice, down, ndown, name,
+                                   &owner_len);
+
+    if (rc == NGX_DONE) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "kraken: room \"%*s\" is held here", len, room);
+        return NGX_DECLINED;
+    }
+
+    owner.data = name;
+    owner.len = owner_len;
+
+    if (owner.len == self.len
+        && ngx_strncmp(owner.data, self.data, self.len) == 0)
+    {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "kraken: room \"%*s\" is placed here", len, room);
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "kraken: room \"%*s\" is placed on \"%V\", not \"%V\"",
+                   len, room, &owner, &self);
+
+    rc = ngx_http_kraken_placed(r, body, room, len, &owner);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_OK;
+}
+
+
+/*
+ * "CHOICE[; down=A,B,...]": engine names, host:port, at most
+ * NGX_KRAKEN_PLACE_NAME_LEN bytes; other parameters are ignored, a
+ * malformed name makes the whole header ignored.
+ */
+
+static ngx_int_t
+ngx_http_kraken_place_parse(ngx_str_t *value, ngx_str_t *choice,
+    ngx_str_t *down, ngx_uint_t *ndown)
+{
+    u_char     *p, *last, *end;
+    ngx_str_t   part, name;
+    ngx_uint_t  first;
+
+    *ndown = 0;
+    first = 1;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+
+        /* "; "-separated parts: the choice, then parameters */
+        end = ngx_strlchr(p, last, ';');
+        if (end == NULL) {
+            end = last;
+        }
+
+        part.data = p;
+        part.len = end - p;
+        p = (end < last) ? end + 1 : last;
+
+        ngx_http_kraken_trim(&part);
+
+        if (first) {
+            first = 0;
+
+            if (ngx_http_kraken_place_name(&part) != NGX_OK) {
+                return NGX_DECLINED;
+            }
+
+            *choice = part;
+            continue;
+        }
+
+        if (part.len < 5
+            || ngx_strncasecmp(part.data, (u_char *) "down=", 5) != 0)
+        {
+            continue;
+        }
+
+        part.data += 5;
+        part.len -= 5;
+
+        /* "A, B, ...": names of engines the front sees down */
+        while (part.len) {
+            end = ngx_strlchr(part.data, part.data + part.len, ',');
+            if (end == NULL) {
+                end = part.data + part.len;
+            }
+
+            name.data = part.data;
+            name.len = end - part.data;
+            part.len -= name.len + (end < part.data + part.len);
+            part.data = end + 1;
+
+            ngx_http_kraken_trim(&name);
+
+            if (ngx_http_kraken_place_name(&name) != NGX_OK) {
+                return NGX_DECLINED;
+            }
+
+            if (*ndown < NGX_HTTP_KRAKEN_DOWN_MAX) {
+                down[(*ndown)++] = name;
+            }
+        }
+    }
+
+    return first ? NGX_DECLINED : NGX_OK;
+}
+
+
+/* An engine's name: host:port, printable, at most 64 bytes. */
+
+static ngx_int_t
+ngx_http_kraken_place_name(ngx_str_t *name)
+{
+    u_char  *p;
+
+    if (name->len == 0 || name->len > NGX_KRAKEN_PLACE_NAME_LEN) {
+        return NGX_DECLINED;
+    }
+
+    for (p = name->data; p < name->data + name->len; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' || *p == ','
+            || *p == ';')
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_kraken_trim(ngx_str_t *s)
+{
+    while (s->len && (s->data[0] == ' ' || s->data[0] == '\t')) {
+        s->data++;
+        s->len--;
+    }
+
+    while (s->len
+           && (s->data[s->len - 1] == ' ' || s->data[s->len - 1] == '\t'))
+    {
+        s->len--;
+    }
+}
+
+
+/*
+ * The room lives on another engine: 404 with 5002001 and X-Kraken-Owner,
+ * which the front retries (proxy_next_upstream http_404) on that engine.
+ */
+
+static ngx_int_t
+ngx_http_kraken_placed(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
+    size_t len, ngx_str_t *owner)
+{
+    u_char                 *p;
+    char                   *out;
+    cJSON                  *root, *id, *reply, *e;
+    ngx_int_t               rc;
+    ngx_http_kraken_ctx_t  *kctx;
+    u_char                  desc[KRAKEN_ID_MAX + NGX_KRAKEN_PLACE_NAME_LEN
+                                 + 32];
+
+    p = ngx_snprintf(desc, sizeof(desc) - 1, "room %*s is placed on %V",
+                     len, room, owner);
+    *p = '\0';
+
+    /* the call's id, if it has one: as Kraken's errors, then the error */
+    root = cJSON_ParseWithLength((const char *) body->data, body->len);
+    id = cJSON_GetObjectItemCaseSensitive(root, "id");
+
+    out = NULL;
+    reply = cJSON_CreateObject();
+
+    if (reply) {
+        if (cJSON_IsString(id)) {
+            cJSON_AddStringToObject(reply, "id", id->valuestring);
+
+        } else {
+            cJSON_AddNullToObject(reply, "id");
+        }
+
+        e = cJSON_AddObjectToObject(reply, "error");
+
+        if (e) {
+            cJSON_AddNumberToObject(e, "status", NGX_HTTP_NOT_FOUND);
+            cJSON_AddNumberToObject(e, "code", KRAKEN_ERR_PEER_NOT_FOUND);
+            cJSON_AddStringToObject(e, "description", (char *) desc);
+            out = cJSON_PrintUnformatted(reply);
+        }
+    }
+
+    cJSON_Delete(reply);
+    cJSON_Delete(root);
+
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+    kctx->code = KRAKEN_ERR_PEER_NOT_FOUND;
+
+    if (ngx_http_kraken_add_header(r, "X-Kraken-Owner", owner) != NGX_OK
+        || ngx_http_kraken_cors(r) == NGX_ERROR
+        || ngx_http_kraken_route_header(r) != NGX_OK)
+    {
+        free(out);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_kraken_send(r, NGX_HTTP_NOT_FOUND, (u_char *) out,
+                              ngx_strlen(out));
+    free(out);
+
+    return rc;
+}
+
+
 /* A call forwarded by another worker, for a room this worker owns. */
 
 static ngx_uint_t
@@ -557,6 +877,12 @@ ngx_http_kraken_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
     r->headers_out.content_type = ngx_http_kraken_json_type;
     r->headers_out.content_type_len = ngx_http_kraken_json_type.len;
     r->headers_out.content_length_n = len;
+
+    if (r->method == NGX_HTTP_POST
+        && ngx_http_kraken_load_header(r, data, len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (r->method == NGX_HTTP_HEAD) {
         r->header_only = 1;
@@ -708,10 +1034,161 @@ ngx_http_kraken_route_header(ngx_http_request_t *r)
 }
 
 
+/* whether this engine holds the room the call names, after the call */
+
+static ngx_int_t
+ngx_http_kraken_holds(ngx_http_request_t *r)
+{
+    ngx_str_t   body;
+    char        room[KRAKEN_ID_MAX + 1];
+
+    if (r->request_body == NULL
+        || ngx_http_kraken_read_body(r, &body) != NGX_OK
+        || kraken_rpc_room((const char *) body.data, body.len, room,
+                           sizeof(room)) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_kraken_registry_holds((u_char *) room, ngx_strlen(room));
+}
+
+
+/*
+ * X-Kraken-Load on the answer to a call: this engine's load, which a
+ * front balancing rooms over engines learns from every answer; with
+ * X-Kraken-Code when the answer is a Kraken error.
+ */
+
+static ngx_int_t
+ngx_http_kraken_load_header(ngx_http_request_t *r, u_char *data, size_t len)
+{
+    ngx_str_t               value;
+    ngx_uint_t              code;
+    ngx_kraken_load_t       load;
+    ngx_http_kraken_ctx_t  *kctx;
+
+    if (ngx_kraken_registry_load(&load) == NGX_OK) {
+        value.data = ngx_pnalloc(r->pool,
+                                 sizeof("cpu=; peers=; peers_max=; rooms=; "
+                                        "rooms_max=; pps=") - 1
+                                 + 6 * NGX_INT_T_LEN);
+        if (value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.len = ngx_sprintf(value.data,
+                                "cpu=%ui; peers=%ui; peers_max=%ui; "
+                                "rooms=%ui; rooms_max=%ui; pps=%ui",
+                                load.cpu, load.peers, load.peers_max,
+                                load.rooms, load.rooms_max, load.pps)
+                    - value.data;
+
+        if (ngx_http_kraken_add_header(r, "X-Kraken-Load", &value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    /* X-Kraken-Room: the room of the call lives here (a front keeps it) */
+    if (ngx_http_kraken_holds(r) == NGX_OK) {
+        ngx_str_set(&value, "1");
+
+        if (ngx_http_kraken_add_header(r, "X-Kraken-Room", &value)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+
+    if (kctx && kctx->code) {
+        code = kctx->code;
+
+    } else {
+        code = len ? ngx_http_kraken_error_code(data, len) : 0;
+    }
+
+    if (code == 0) {
+        return NGX_OK;
+    }
+
+    value.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%ui", code) - value.data;
+
+    return ngx_http_kraken_add_header(r, "X-Kraken-Code", &value);
+}
+
+
+/*
+ * The code of a Kraken error as kraken_rpc renders it, here or in the
+ * worker a call was forwarded to: {"error":{"status":S,"code":C,...}.
+ * 0 for any other body.
+ */
+
+static ngx_uint_t
+ngx_http_kraken_error_code(u_char *data, size_t len)
+{
+    u_char      *p, *last;
+    ngx_uint_t   code;
+
+    static u_char  error[] = "{\"error\":{\"status\":";
+    static u_char  key[] = ",\"code\":";
+
+    p = data;
+    last = data + len;
+
+    if ((size_t) (last - p) < sizeof(error) - 1
+        || ngx_strncmp(p, error, sizeof(error) - 1) != 0)
+    {
+        return 0;
+    }
+
+    for (p += sizeof(error) - 1; p < last && *p >= '0' && *p <= '9'; p++) {
+        /* void */
+    }
+
+    if ((size_t) (last - p) < sizeof(key) - 1
+        || ngx_strncmp(p, key, sizeof(key) - 1) != 0)
+    {
+        return 0;
+    }
+
+    code = 0;
+
+    for (p += sizeof(key) - 1; p < last && *p >= '0' && *p <= '9'; p++) {
+        if (code >= 100000000) {
+            return 0;
+        }
+
+        code = code * 10 + (*p - '0');
+    }
+
+    return code;
+}
+
+
 /* nginx 1.22 keeps no pointer to Origin: look it up. */
 
 static ngx_table_elt_t *
 ngx_http_kraken_origin(ngx_http_request_t *r)
+{
+    static ngx_str_t  origin = ngx_string("Origin");
+
+    return ngx_http_kraken_header_in(r, &origin);
+}
+
+
+/* A request header by name, the first with a value; NULL: none. */
+
+static ngx_table_elt_t *
+ngx_http_kraken_header_in(ngx_http_request_t *r, ngx_str_t *name)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -732,9 +1209,8 @@ ngx_http_kraken_origin(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Origin") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
-                               sizeof("Origin") - 1) == 0
+        if (h[i].key.len == name->len
+            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0
             && h[i].value.len)
         {
             return &h[i];
@@ -804,6 +1280,12 @@ ngx_http_kraken_header_filter(ngx_http_request_t *r)
     }
 
     kctx->too_large = 1;
+
+    if (r->method == NGX_HTTP_POST
+        && ngx_http_kraken_load_header(r, NULL, 0) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     r->headers_out.content_type = ngx_http_kraken_json_type;
     r->headers_out.content_type_len = ngx_http_kraken_json_type.len;
@@ -996,6 +1478,7 @@ ngx_http_kraken_create_loc_conf(ngx_conf_t *cf)
     klcf->rpc = NGX_CONF_UNSET;
     klcf->demo = NGX_CONF_UNSET;
     klcf->info_details = NGX_CONF_UNSET;
+    klcf->placement = NGX_CONF_UNSET;
     klcf->uid_bind = NGX_CONF_UNSET_PTR;
     klcf->cors_origins = NGX_CONF_UNSET_PTR;
 
@@ -1012,6 +1495,7 @@ ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->rpc, prev->rpc, 0);
     ngx_conf_merge_value(conf->demo, prev->demo, 0);
     ngx_conf_merge_value(conf->info_details, prev->info_details, 0);
+    ngx_conf_merge_value(conf->placement, prev->placement, 0);
     ngx_conf_merge_ptr_value(conf->uid_bind, prev->uid_bind, NULL);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_str_value(conf->turn_server, prev->turn_server, "");

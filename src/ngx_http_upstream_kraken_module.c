@@ -93,6 +93,7 @@ typedef struct {
     ngx_http_request_t                  *request;
     ngx_http_upstream_kraken_srv_conf_t *conf;
     ngx_http_upstream_kraken_ctx_t      *ctx;
+    ngx_uint_t                           tries;
 } ngx_http_upstream_kraken_peer_data_t;
 
 
@@ -106,6 +107,9 @@ static void ngx_http_upstream_free_kraken_peer(ngx_peer_connection_t *pc,
     void *data, ngx_uint_t state);
 static ngx_http_upstream_kraken_ctx_t *ngx_http_upstream_kraken_plan(
     ngx_http_request_t *r, ngx_http_upstream_srv_conf_t *us);
+static void ngx_http_upstream_kraken_choose(
+    ngx_http_upstream_kraken_ctx_t *ctx, ngx_http_upstream_rr_peers_t *peers,
+    ngx_http_upstream_kraken_shctx_t *sh, time_t now);
 static void ngx_http_upstream_kraken_place(ngx_http_upstream_kraken_ctx_t *ctx,
     ngx_http_upstream_rr_peers_t *peers, u_char *p);
 static void ngx_http_upstream_kraken_stamp(
@@ -251,6 +255,7 @@ ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
     uintptr_t                        m;
     ngx_int_t                        want;
     ngx_uint_t                       i, n;
+    ngx_slab_pool_t                 *shpool;
     ngx_http_upstream_rr_peer_t     *peer;
     ngx_http_upstream_rr_peers_t    *peers;
     ngx_http_upstream_kraken_ctx_t  *ctx;
@@ -264,6 +269,16 @@ ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
 
     peers = kp->rrp.peers;
     now = ngx_time();
+
+    if (kp->tries++ && kp->conf->zone) {
+        /* a try failed: home and choice among the engines usable now */
+        shpool = (ngx_slab_pool_t *) kp->conf->zone->shm.addr;
+
+        ngx_shmtx_lock(&shpool->mutex);
+        ngx_http_upstream_kraken_choose(ctx, peers, kp->conf->zone->data,
+                                        now);
+        ngx_shmtx_unlock(&shpool->mutex);
+    }
 
     ngx_http_upstream_rr_peers_wlock(peers);
 
@@ -563,10 +578,9 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
     time_t                                now;
-    uint32_t                              hash, score, best_score,
-                                          home_score;
+    uint32_t                              hash;
     ngx_int_t                             index;
-    ngx_uint_t                            i, head, best_head;
+    ngx_uint_t                            i;
     ngx_slab_pool_t                      *shpool;
     ngx_http_variable_value_t            *vv;
     ngx_http_upstream_rr_peer_t          *peer;
@@ -636,7 +650,43 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
         }
     }
 
-    /* home: the highest score of the room and a usable engine's name */
+    ngx_http_upstream_kraken_choose(ctx, peers, sh, now);
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (ctx->choice < 0) {
+        return ctx;
+    }
+
+    ctx->place.data = ngx_pnalloc(r->pool, NGX_KRAKEN_PLACE_LEN);
+    if (ctx->place.data == NULL) {
+        return ctx;
+    }
+
+    ctx->place.len = NGX_KRAKEN_PLACE_LEN;
+    ngx_http_upstream_kraken_place(ctx, peers, ctx->place.data);
+
+    return ctx;
+}
+
+
+/*
+ * Among the engines usable now: the room's home, the highest rendezvous
+ * score of the room and an engine's name, and the engine a new room
+ * would go to, the most headroom (ties to the higher score). Called
+ * with the zone locked.
+ */
+
+static void
+ngx_http_upstream_kraken_choose(ngx_http_upstream_kraken_ctx_t *ctx,
+    ngx_http_upstream_rr_peers_t *peers,
+    ngx_http_upstream_kraken_shctx_t *sh, time_t now)
+{
+    uint32_t                      score, best_score, home_score;
+    ngx_uint_t                    i, head, best_head;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    ctx->home = -1;
+    ctx->choice = -1;
     home_score = 0;
     best_score = 0;
     best_head = 0;
@@ -672,22 +722,6 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
             best_score = score;
         }
     }
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (ctx->choice < 0) {
-        return ctx;
-    }
-
-    ctx->place.data = ngx_pnalloc(r->pool, NGX_KRAKEN_PLACE_LEN);
-    if (ctx->place.data == NULL) {
-        return ctx;
-    }
-
-    ctx->place.len = NGX_KRAKEN_PLACE_LEN;
-    ngx_http_upstream_kraken_place(ctx, peers, ctx->place.data);
-
-    return ctx;
 }
 
 

@@ -19,7 +19,7 @@
 #define NGX_KRAKEN_STEER_EBPF     1     /* the kernel picks the socket */
 
 
-/* process-wide settings: the main level, shared by the HTTP and stream parts */
+/* process-wide settings, at the main level: the HTTP and stream parts share */
 typedef struct {
     size_t                    shm_size;
     ngx_flag_t                bpf;

@@ -8,6 +8,8 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
+#include <sys/resource.h>
+
 #include "ngx_kraken_media.h"
 #include "ngx_kraken_registry.h"
 #include "ngx_kraken_ipc.h"
@@ -28,6 +30,9 @@
 /* at most one line a second about datagrams the socket refused */
 #define NGX_KRAKEN_SEND_LOG    1
 
+/* the window of the CPU and packet rate figures (X-Kraken-Load), ms */
+#define NGX_KRAKEN_LOAD_WINDOW 1000
+
 
 static ngx_int_t ngx_kraken_media_socket(ngx_cycle_t *cycle,
     ngx_stream_kraken_main_conf_t *kmcf);
@@ -38,6 +43,7 @@ static void ngx_kraken_media_input(struct sockaddr *from, socklen_t len,
     u_char *buf, size_t n);
 static void ngx_kraken_media_input_done(void);
 static void ngx_kraken_media_timer_handler(ngx_event_t *ev);
+static void ngx_kraken_media_load(kraken_engine_stats_t *st);
 static ngx_int_t ngx_kraken_media_drain(ngx_log_t *log,
     kraken_engine_stats_t *st);
 static void ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n);
@@ -64,6 +70,12 @@ static ngx_uint_t         ngx_kraken_draining;
 static ngx_msec_t         ngx_kraken_drain_start;
 static ngx_msec_t         ngx_kraken_drain_connected;
 static time_t             ngx_kraken_send_logged;
+
+/* where the current load window began: CPU time (us), RTP forwarded */
+static ngx_uint_t         ngx_kraken_load_started;
+static ngx_msec_t         ngx_kraken_load_start;
+static uint64_t           ngx_kraken_load_cpu;
+static uint64_t           ngx_kraken_load_rtp;
 
 /* receive buffers, preallocated: nothing is allocated per datagram */
 static u_char             ngx_kraken_rbuf[NGX_KRAKEN_BATCH]
@@ -127,6 +139,8 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
 
     ngx_kraken_steer_maps = ngx_kraken_bpf();
     ngx_kraken_mstats.steering = ngx_kraken_steering();
+    ngx_kraken_mstats.worker_peers = mcf->worker_peers;
+    ngx_kraken_mstats.worker_rooms = mcf->worker_rooms;
 
     if (ngx_kraken_steer_maps) {
         /* what an older holder of the slot left, and our STUN tag */
@@ -488,6 +502,7 @@ ngx_kraken_media_timer_handler(ngx_event_t *ev)
 
     kraken_engine_stats(ngx_kraken_engine, &st);
     ngx_kraken_handoff_stats(&ngx_kraken_mstats);
+    ngx_kraken_media_load(&st);
     ngx_kraken_registry_report(&st, &ngx_kraken_mstats);
 
     /*
@@ -513,6 +528,47 @@ ngx_kraken_media_timer_handler(ngx_event_t *ev)
     }
 
     ngx_add_timer(ev, (ngx_msec_t) next);
+}
+
+
+/*
+ * This worker's CPU use (percent of one core) and forwarded packets per
+ * second over the last window of about a second, for fronts that place
+ * rooms by load.
+ */
+
+static void
+ngx_kraken_media_load(kraken_engine_stats_t *st)
+{
+    uint64_t       cpu, rtp;
+    ngx_msec_t     elapsed;
+    struct rusage  ru;
+
+    elapsed = ngx_current_msec - ngx_kraken_load_start;
+
+    if (ngx_kraken_load_started && elapsed < NGX_KRAKEN_LOAD_WINDOW) {
+        return;
+    }
+
+    if (getrusage(RUSAGE_SELF, &ru) == -1) {
+        return;
+    }
+
+    cpu = (uint64_t) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec
+          + (uint64_t) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+    rtp = st->counters.rtp_forwarded;
+
+    if (ngx_kraken_load_started && elapsed) {
+        /* us of CPU per ms of the window, / 10: percent */
+        ngx_kraken_mstats.cpu = ngx_min((cpu - ngx_kraken_load_cpu)
+                                        / elapsed / 10, 100);
+        ngx_kraken_mstats.pps = (rtp - ngx_kraken_load_rtp) * 1000 / elapsed;
+    }
+
+    ngx_kraken_load_started = 1;
+    ngx_kraken_load_start = ngx_current_msec;
+    ngx_kraken_load_cpu = cpu;
+    ngx_kraken_load_rtp = rtp;
 }
 
 

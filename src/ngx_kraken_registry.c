@@ -24,6 +24,14 @@
 /* info lists at most this many of a worker's rooms */
 #define NGX_KRAKEN_INFO_ROOMS  100
 
+/*
+ * A placement record takes at most this much of the zone (the node, a
+ * 256-byte id and a 64-byte name); records take at most an eighth of
+ * the zone, and one not read for an hour goes.
+ */
+#define NGX_KRAKEN_PLACE_SIZE    512
+#define NGX_KRAKEN_PLACE_EXPIRE  3600
+
 
 /*
  * The registry lives in shared memory and survives reloads: the workers
@@ -58,6 +66,20 @@ typedef struct {
 
 
 /*
+ * kraken_placement: which engine a front placed a room on, as the fronts
+ * name it, for rooms no worker here holds. Newest read first.
+ */
+typedef struct {
+    ngx_str_node_t            sn;
+    ngx_queue_t               queue;
+    time_t                    read;
+    size_t                    owner_len;
+    u_char                    owner[NGX_KRAKEN_PLACE_NAME_LEN];
+    u_char                    data[1];
+} ngx_kraken_place_node_t;
+
+
+/*
  * Which slot admitted a client address: an open-addressing table with
  * linear probing, and deletion by shifting back (no tombstones), so that
  * a worker that receives another worker's datagram finds its owner.
@@ -81,6 +103,11 @@ typedef struct {
     ngx_uint_t                generation;
     ngx_uint_t                nrooms;
     ngx_uint_t                max_rooms;        /* what the zone holds */
+    ngx_rbtree_t              places;
+    ngx_rbtree_node_t         places_sentinel;
+    ngx_queue_t               places_lru;
+    ngx_uint_t                nplaces;
+    ngx_uint_t                max_places;
     ngx_kraken_slot_t         slots[NGX_KRAKEN_MAX_SLOTS];
 } ngx_kraken_shctx_t;
 
@@ -99,6 +126,12 @@ static void ngx_kraken_registry_purge(ngx_kraken_shctx_t *ctx,
 static ngx_int_t ngx_kraken_registry_insert_locked(const char *rid);
 static void ngx_kraken_registry_delete_locked(ngx_kraken_room_node_t *rn);
 static void ngx_kraken_registry_full(const char *why);
+static ngx_int_t ngx_kraken_registry_holds_locked(ngx_str_t *name,
+    uint32_t hash);
+static void ngx_kraken_place_set(ngx_kraken_place_node_t *pn,
+    ngx_str_t *owner);
+static ngx_int_t ngx_kraken_place_evict_locked(void);
+static void ngx_kraken_place_delete_locked(ngx_kraken_place_node_t *pn);
 static ngx_int_t ngx_kraken_addr_key(ngx_kraken_addr_entry_t *key,
     struct sockaddr *sa, socklen_t len);
 static ngx_uint_t ngx_kraken_addr_hash(ngx_kraken_addr_entry_t *key);
@@ -189,6 +222,10 @@ ngx_kraken_registry_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_memzero(ctx, sizeof(ngx_kraken_shctx_t));
     ngx_rbtree_init(&ctx->rbtree, &ctx->sentinel,
                     ngx_str_rbtree_insert_value);
+    ngx_rbtree_init(&ctx->places, &ctx->places_sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&ctx->places_lru);
+    ctx->max_places = shm_zone->shm.size / 8 / NGX_KRAKEN_PLACE_SIZE;
     ctx->generation = 1;
 
     /* what proves a handed-over datagram came from one of our workers */
@@ -556,6 +593,201 @@ found:
 }
 
 
+/* A worker holds the room: it is in the registry, its holder alive. */
+
+ngx_int_t
+ngx_kraken_registry_holds(u_char *room, size_t len)
+{
+    ngx_int_t  rc;
+    ngx_str_t  name;
+
+    if (ngx_kraken_sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    name.data = room;
+    name.len = len;
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+    rc = ngx_kraken_registry_holds_locked(&name, ngx_crc32_long(room, len));
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_kraken_registry_holds_locked(ngx_str_t *name, uint32_t hash)
+{
+    ngx_kraken_slot_t       *s;
+    ngx_kraken_room_node_t  *rn;
+
+    rn = (ngx_kraken_room_node_t *) ngx_str_rbtree_lookup(
+                                        &ngx_kraken_sh->rbtree, name, hash);
+
+    if (rn == NULL) {
+        return NGX_DECLINED;
+    }
+
+    s = &ngx_kraken_sh->slots[rn->slot];
+
+    if (s->epoch == rn->epoch && ngx_kraken_registry_alive(s)) {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * kraken_placement. A room no worker here holds goes where its record
+ * says; the first front to name a room records its choice, and a record
+ * naming an engine a front knows to be down takes that front's choice.
+ * Records are read newest first: the oldest goes when the table is full,
+ * and any not read for an hour.
+ */
+
+ngx_int_t
+ngx_kraken_registry_place(u_char *room, size_t len, ngx_str_t *choice,
+    ngx_str_t *down, ngx_uint_t ndown, u_char *owner, size_t *owner_len)
+{
+    time_t                    now;
+    uint32_t                  hash;
+    ngx_str_t                 name;
+    ngx_uint_t                i, n;
+    ngx_queue_t              *q;
+    ngx_kraken_place_node_t  *pn;
+
+    if (ngx_kraken_sh == NULL || choice->len == 0
+        || choice->len > NGX_KRAKEN_PLACE_NAME_LEN)
+    {
+        return NGX_DONE;
+    }
+
+    name.data = room;
+    name.len = len;
+    hash = ngx_crc32_long(room, len);
+    now = ngx_time();
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    if (ngx_kraken_registry_holds_locked(&name, hash) == NGX_OK) {
+        ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+        return NGX_DONE;
+    }
+
+    /* at most two records that nobody read for an hour, oldest first */
+    for (n = 0; n < 2 && !ngx_queue_empty(&ngx_kraken_sh->places_lru); n++) {
+        q = ngx_queue_last(&ngx_kraken_sh->places_lru);
+        pn = ngx_queue_data(q, ngx_kraken_place_node_t, queue);
+
+        if (now - pn->read < NGX_KRAKEN_PLACE_EXPIRE) {
+            break;
+        }
+
+        ngx_kraken_place_delete_locked(pn);
+    }
+
+    pn = (ngx_kraken_place_node_t *) ngx_str_rbtree_lookup(
+                                         &ngx_kraken_sh->places, &name, hash);
+
+    if (pn) {
+        for (i = 0; i < ndown; i++) {
+            if (down[i].len == pn->owner_len
+                && ngx_memcmp(down[i].data, pn->owner, pn->owner_len) == 0)
+            {
+                ngx_kraken_place_set(pn, choice);
+                break;
+            }
+        }
+
+        ngx_queue_remove(&pn->queue);
+        goto found;
+    }
+
+    if (ngx_kraken_sh->nplaces >= ngx_kraken_sh->max_places) {
+        ngx_kraken_place_evict_locked();
+    }
+
+    pn = ngx_slab_alloc_locked(ngx_kraken_shpool,
+                               sizeof(ngx_kraken_place_node_t) + len);
+
+    if (pn == NULL && ngx_kraken_place_evict_locked() == NGX_OK) {
+        /* the rooms took the zone: the oldest record made way */
+        pn = ngx_slab_alloc_locked(ngx_kraken_shpool,
+                                   sizeof(ngx_kraken_place_node_t) + len);
+    }
+
+    if (pn == NULL) {
+        /* no record: the choice stands for this call only */
+        ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+        ngx_memcpy(owner, choice->data, choice->len);
+        *owner_len = choice->len;
+
+        return NGX_OK;
+    }
+
+    ngx_memcpy(pn->data, room, len);
+    pn->sn.str.data = pn->data;
+    pn->sn.str.len = len;
+    pn->sn.node.key = hash;
+    ngx_kraken_place_set(pn, choice);
+
+    ngx_rbtree_insert(&ngx_kraken_sh->places, &pn->sn.node);
+    ngx_kraken_sh->nplaces++;
+
+found:
+
+    pn->read = now;
+    ngx_queue_insert_head(&ngx_kraken_sh->places_lru, &pn->queue);
+
+    ngx_memcpy(owner, pn->owner, pn->owner_len);
+    *owner_len = pn->owner_len;
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_kraken_place_set(ngx_kraken_place_node_t *pn, ngx_str_t *owner)
+{
+    ngx_memcpy(pn->owner, owner->data, owner->len);
+    pn->owner_len = owner->len;
+}
+
+
+/* the record read longest ago goes: NGX_DECLINED when there is none */
+
+static ngx_int_t
+ngx_kraken_place_evict_locked(void)
+{
+    ngx_queue_t  *q;
+
+    if (ngx_queue_empty(&ngx_kraken_sh->places_lru)) {
+        return NGX_DECLINED;
+    }
+
+    q = ngx_queue_last(&ngx_kraken_sh->places_lru);
+    ngx_kraken_place_delete_locked(ngx_queue_data(q, ngx_kraken_place_node_t,
+                                                  queue));
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_kraken_place_delete_locked(ngx_kraken_place_node_t *pn)
+{
+    ngx_rbtree_delete(&ngx_kraken_sh->places, &pn->sn.node);
+    ngx_queue_remove(&pn->queue);
+    ngx_kraken_sh->nplaces--;
+    ngx_slab_free_locked(ngx_kraken_shpool, pn);
+}
+
+
 /*
  * A publish is about to create a room: it takes its place in the
  * registry now, or is refused (server busy) when the zone is full. Taken
@@ -899,6 +1131,67 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
     }
 }
 
+
+/*
+ * X-Kraken-Load: peers, rooms and packets of every live worker; the CPU
+ * use and the bounds of the newest generation's, the one new rooms go to.
+ */
+
+ngx_int_t
+ngx_kraken_registry_load(ngx_kraken_load_t *load)
+{
+    ngx_uint_t          i, gen, n, cpu, nworkers, peers, rooms;
+    ngx_kraken_slot_t  *s;
+
+    ngx_memzero(load, sizeof(ngx_kraken_load_t));
+
+    if (ngx_kraken_sh == NULL) {
+        return NGX_DECLINED;
+    }
+
+    gen = 0;
+    n = 0;
+    cpu = 0;
+    nworkers = 0;
+    peers = 0;
+    rooms = 0;
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
+        s = &ngx_kraken_sh->slots[i];
+
+        if (!ngx_kraken_registry_alive(s)) {
+            continue;
+        }
+
+        load->peers += s->stats.active_peers;
+        load->rooms += s->stats.active_rooms;
+        load->pps += s->mstats.pps;
+
+        if (s->generation > gen) {
+            gen = s->generation;
+            n = 0;
+            cpu = 0;
+            nworkers = s->nworkers;
+            peers = s->mstats.worker_peers;
+            rooms = s->mstats.worker_rooms;
+        }
+
+        if (s->generation == gen) {
+            cpu += s->mstats.cpu;
+            n++;
+        }
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    load->cpu = n ? cpu / n : 0;
+    load->peers_max = peers * nworkers;
+    load->rooms_max = rooms * nworkers;
+
+    return NGX_OK;
+}
 
 /*
  * Client addresses. The key is the address in a fixed shape, so that

@@ -26,6 +26,9 @@
 /* room for a worker's forwarding socket name (ngx_kraken_ipc.c) */
 #define NGX_KRAKEN_IPC_NAME_LEN  64
 
+/* an engine's name in a placement record: "host:port" (kraken_placement) */
+#define NGX_KRAKEN_PLACE_NAME_LEN  64
+
 
 /* the glue's own figures of a worker, beside its engine's */
 typedef struct {
@@ -34,7 +37,24 @@ typedef struct {
     uint64_t                  handoff_received;
     uint64_t                  handoff_dropped;
     uint64_t                  handoff_refused;
+
+    /* for X-Kraken-Load: measured in the media timer, bounds (0: none) */
+    ngx_uint_t                cpu;          /* percent of one core */
+    ngx_uint_t                pps;          /* RTP packets forwarded/s */
+    ngx_uint_t                worker_peers;
+    ngx_uint_t                worker_rooms;
 } ngx_kraken_media_stats_t;
+
+
+/* an engine's load, as X-Kraken-Load tells it to fronts */
+typedef struct {
+    ngx_uint_t                cpu;          /* newest generation's average */
+    ngx_uint_t                peers;
+    ngx_uint_t                peers_max;    /* 0: unbounded */
+    ngx_uint_t                rooms;
+    ngx_uint_t                rooms_max;    /* 0: unbounded */
+    ngx_uint_t                pps;
+} ngx_kraken_load_t;
 
 
 ngx_int_t ngx_kraken_registry_add_zone(ngx_conf_t *cf, size_t size);
@@ -69,6 +89,19 @@ ngx_int_t ngx_kraken_registry_owner(u_char *room, size_t len,
 
 ngx_uint_t ngx_kraken_registry_self(void);
 
+/* A worker holds the room now: NGX_OK, else NGX_DECLINED. Places nothing. */
+ngx_int_t ngx_kraken_registry_holds(u_char *room, size_t len);
+
+/*
+ * kraken_placement, in one round of the lock: NGX_DONE when a worker
+ * holds the room; else the room's placement record, made for choice when
+ * there is none or its owner is one of the down engines, is copied to
+ * owner (NGX_KRAKEN_PLACE_NAME_LEN bytes at most): NGX_OK.
+ */
+ngx_int_t ngx_kraken_registry_place(u_char *room, size_t len,
+    ngx_str_t *choice, ngx_str_t *down, ngx_uint_t ndown, u_char *owner,
+    size_t *owner_len);
+
 /*
  * The name this worker's forwarding socket listens on, and the name of
  * the socket of the worker in a slot: NGX_DECLINED unless pid still
@@ -90,6 +123,9 @@ void ngx_kraken_registry_report(kraken_engine_stats_t *st,
  * rooms live (each worker's pid, port and room ids)
  */
 void ngx_kraken_registry_info(void *data, cJSON *state, int details);
+
+/* X-Kraken-Load: one pass over the slots, nothing allocated */
+ngx_int_t ngx_kraken_registry_load(ngx_kraken_load_t *load);
 
 
 #endif /* _NGX_KRAKEN_REGISTRY_H_INCLUDED_ */

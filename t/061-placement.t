@@ -1,0 +1,245 @@
+# An engine behind fronts (two workers): every answer to a call carries
+# X-Kraken-Load (peers and rooms of all workers, bounds times the
+# workers, CPU and packet rate), and a Kraken error its X-Kraken-Code,
+# forwarded or not. With kraken_placement on, X-Kraken-Place decides
+# where a room no worker holds runs: the first front's choice is
+# recorded, a call for a room placed elsewhere is 404 5002001 with
+# X-Kraken-Owner, a held room runs whatever the front chose, and a
+# record naming an engine that is down takes the new choice. Without the
+# directive the header is ignored. On whichever worker a call lands.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use KrakenTest;
+
+my $J = KrakenTest::json();
+
+my $offer = do {
+    local $/;
+    open my $fh, '<', "$KrakenTest::ROOT/t/data/chromium-156-offer-audio.sdp"
+        or die "offer: $!";
+    <$fh>;
+};
+my $jsep = $J->encode({ type => 'offer', sdp => $offer });
+
+my $LOAD = qr/^cpu=(\d+);[ ]peers=(\d+);[ ]peers_max=(\d+);[ ]rooms=(\d+);
+              [ ]rooms_max=(\d+);[ ]pps=(\d+)$/x;
+my $NOT_FOUND = 5002001;
+my $ELSEWHERE = '10.9.9.9:7000';
+
+my $k = KrakenTest->new(workers => 2, location => 'kraken_placement on;',
+                        stream => 'kraken_worker_peers 50; '
+                                . 'kraken_worker_rooms 10;');
+my $self = '127.0.0.1:' . $k->port;
+
+# (response, decoded body) of a call on a fresh connection, so that it
+# lands on either worker; place: the X-Kraken-Place value
+sub call {
+    my ($k, $method, $params, %o) = @_;
+    my %body = (method => $method, params => $params);
+    $body{id} = $o{id} if defined $o{id};
+
+    my $res = $k->http(fresh => 1)->request('POST', $k->url, {
+        headers => { 'Content-Type' => 'application/json',
+                     (defined $o{place}
+                      ? ('X-Kraken-Place' => $o{place}) : ()) },
+        content => $J->encode(\%body) });
+    my $json = eval { $J->decode($res->{content}) };
+
+    return ($res, $json);
+}
+
+sub load {
+    my ($res) = @_;
+    my @f = ($res->{headers}{'x-kraken-load'} // '') =~ $LOAD;
+    return @f ? { cpu => $f[0], peers => $f[1], peers_max => $f[2],
+                  rooms => $f[3], rooms_max => $f[4], pps => $f[5] }
+              : undef;
+}
+
+# an answer that ran: data, and the load as every answer has it
+sub ran {
+    my ($res, $json) = @_;
+    return $res->{status} == 200 && $json && exists $json->{data}
+           && load($res);
+}
+
+sub placed_on {
+    my ($res, $json, $owner) = @_;
+    my $e = ($json || {})->{error} || {};
+    return $res->{status} == 404
+           && ($res->{headers}{'x-kraken-owner'} // '') eq $owner
+           && ($res->{headers}{'x-kraken-code'} // '') eq $NOT_FOUND
+           && ($e->{code} // 0) == $NOT_FOUND && ($e->{status} // 0) == 404
+           && ($e->{description} // '') =~ /is placed on \Q$owner\E$/;
+}
+
+
+# the load figures
+my ($res, $json) = call($k, 'info', [], id => 'i');
+my $l = load($res);
+ok($l, 'an answer carries X-Kraken-Load')
+    or diag($res->{headers}{'x-kraken-load'} // 'no header');
+ok($l && $l->{cpu} <= 100 && $l->{peers} == 0 && $l->{rooms} == 0
+   && $l->{pps} == 0,
+   'an idle engine: no peers, no rooms, no packets, CPU in percent')
+    or diag(explain $l);
+ok($l && $l->{peers_max} == 100 && $l->{rooms_max} == 20,
+   'the bounds are the workers\' bounds times the workers')
+    or diag(explain $l);
+
+($res, $json) = call($k, 'publish', ['free-1', 'u1', $jsep], id => 'p');
+ok(ran($res, $json), 'a publish without X-Kraken-Place runs')
+    or diag($res->{content});
+
+ok(KrakenTest::wait_for(sub {
+       my ($r) = call($k, 'info', []);
+       my $f = load($r);
+       $f && $f->{peers} == 1 && $f->{rooms} == 1 }, 3),
+   'the load counts the new peer and room, on either worker');
+
+# errors: the code in a header too, where the call ran and forwarded
+my (%codes, %where);
+for my $i (1 .. 80) {
+    last if $i > 16 && $where{forwarded} && $where{local};
+    ($res, $json) = call($k, 'trickle', ['free-1', 'u1', 'bad-track',
+                                         '{"candidate":""}'], id => "t$i");
+    my $code = ($json && $json->{error} || {})->{code} // 'none';
+    $codes{($res->{headers}{'x-kraken-code'} // 'none') eq $code
+           && load($res) ? 'ok' : "bad $code"}++;
+    $where{($res->{headers}{'x-kraken-worker'} // '') =~ /forwarded/
+           ? 'forwarded' : 'local'}++;
+}
+ok(!grep({ $_ ne 'ok' } keys %codes) && $where{forwarded} && $where{local},
+   'a Kraken error carries X-Kraken-Code and X-Kraken-Load, forwarded '
+   . 'or not')
+    or diag(explain [\%codes, \%where]);
+
+($res, $json) = call($k, 'publish', [], id => 'x');
+is($res->{headers}{'x-kraken-code'}, 5001000,
+   'invalid params: X-Kraken-Code 5001000');
+
+# placement: this engine chosen for a new room, which then lives here
+($res, $json) = call($k, 'publish', ['room-1', 'u1', $jsep], id => 'p1',
+                     place => $self);
+ok(ran($res, $json), 'a publish placed on this engine runs')
+    or diag($res->{content});
+
+my %ok;
+for my $i (1 .. 8) {
+    ($res, $json) = call($k, 'list', ['room-1'], place => $ELSEWHERE);
+    $ok{ran($res, $json) ? 'ran' : $res->{status}}++;
+}
+is_deeply(\%ok, { ran => 8 },
+          'a room held here runs whatever engine a front chose');
+
+# the room free-1 came without placement: held, so no record is made
+($res, $json) = call($k, 'list', ['free-1'], place => $ELSEWHERE);
+ok(ran($res, $json), 'a room held without a record runs too');
+($res, $json) = call($k, 'list', ['free-1'], place => $self);
+ok(ran($res, $json), '... and made no record for another engine');
+
+# a record without a room: list creates none, the record stays
+($res, $json) = call($k, 'list', ['room-0'], place => $self);
+ok(ran($res, $json), 'a call for a new room placed here runs');
+%ok = ();
+for my $i (1 .. 8) {
+    ($res, $json) = call($k, 'list', ['room-0'], place => $ELSEWHERE);
+    $ok{ran($res, $json) ? 'ran' : $res->{status}}++;
+}
+is_deeply(\%ok, { ran => 8 },
+          'its record names this engine: another front\'s choice loses');
+
+# a new room placed on another engine: not run, the front retries there
+($res, $json) = call($k, 'publish', ['room-2', 'u2', $jsep], id => 'p2',
+                     place => $ELSEWHERE);
+ok(placed_on($res, $json, $ELSEWHERE) && $json->{id} eq 'p2',
+   'a new room placed elsewhere: 404 5002001, X-Kraken-Owner, the id')
+    or diag(explain [$res->{status}, $res->{headers}, $res->{content}]);
+ok(load($res), 'the 404 carries X-Kraken-Load');
+
+($res, $json) = call($k, 'list', ['room-2']);
+ok(ran($res, $json) && !@{ $json->{data}{peers} || [1] },
+   'the placed publish did not run: the room has nobody');
+
+my %seen;
+%ok = ();
+for my $i (1 .. 80) {
+    last if $i > 16 && $seen{0} && $seen{1};
+    my $choice = $i % 2 ? '10.8.8.8:7000' : $self;
+    ($res, $json) = call($k, 'publish', ['room-2', 'u2', $jsep],
+                         place => $choice);
+    $ok{placed_on($res, $json, $ELSEWHERE) ? 'elsewhere'
+        : $res->{status}}++;
+    $seen{$res->{headers}{'x-kraken-worker'} // ''}++;
+}
+is_deeply([keys %ok], ['elsewhere'],
+          'the first front\'s choice stands against other choices');
+ok($seen{0} && $seen{1}, 'on either worker')
+    or diag(explain \%seen);
+
+my $raw = $k->http(fresh => 1)->request('POST', $k->url, {
+    headers => { 'X-Kraken-Place' => $ELSEWHERE },
+    content => '{"method":"list","params":["room-2"]}' });
+like($raw->{content}, qr/^\{"id":null,"error":\{"status":404,/,
+     'a call without an id: "id":null');
+
+# the engine the record names is down: the record takes the new choice
+($res, $json) = call($k, 'publish', ['room-2', 'u2', $jsep], id => 'p3',
+                     place => "$self; down=10.8.8.8:7000,$ELSEWHERE");
+ok(ran($res, $json), 'the owner down: the record moves here, the call runs')
+    or diag($res->{content});
+%ok = ();
+for my $i (1 .. 8) {
+    ($res, $json) = call($k, 'list', ['room-2'], place => $ELSEWHERE);
+    $ok{ran($res, $json) && @{ $json->{data}{peers} || [] } == 1 ? 'ran'
+        : $res->{status}}++;
+}
+is_deeply(\%ok, { ran => 8 }, 'and the room lives here');
+
+# a record moved back: room-3 placed elsewhere, that engine down, another
+($res, $json) = call($k, 'list', ['room-3'], place => $ELSEWHERE);
+ok(placed_on($res, $json, $ELSEWHERE), 'room-3 placed elsewhere');
+($res, $json) = call($k, 'list', ['room-3'],
+                     place => "10.7.7.7:7000 ; down= $ELSEWHERE");
+ok(placed_on($res, $json, '10.7.7.7:7000'),
+   'its owner down: the record takes the new front\'s choice');
+($res, $json) = call($k, 'list', ['room-3'],
+                     place => "$self; down=10.6.6.6:7000");
+ok(placed_on($res, $json, '10.7.7.7:7000'),
+   'a down list without the owner changes nothing');
+
+# what is not a placement
+($res, $json) = call($k, 'list', ['room-4'], place => 'a b');
+ok(ran($res, $json), 'a malformed X-Kraken-Place is ignored');
+($res, $json) = call($k, 'info', [], place => $ELSEWHERE);
+ok(ran($res, $json), 'a call without a room is not placed');
+
+$k->stop;
+$k->assert_clean_log;
+
+
+# without kraken_placement, X-Kraken-Place is the client's, ignored
+my $off = KrakenTest->new(workers => 2,
+                          stream => 'kraken_worker_peers 0; '
+                                  . 'kraken_worker_rooms 0;');
+%ok = ();
+for my $i (1 .. 8) {
+    ($res, $json) = call($off, 'publish', ["off-$i", 'u', $jsep],
+                         place => $ELSEWHERE);
+    $ok{ran($res, $json) ? 'ran' : $res->{status}}++;
+}
+is_deeply(\%ok, { ran => 8 },
+          'kraken_placement off: X-Kraken-Place is ignored');
+$l = load($res);
+ok($l && $l->{peers_max} == 0 && $l->{rooms_max} == 0,
+   'unbounded workers: peers_max and rooms_max are 0')
+    or diag(explain $l);
+
+$off->stop;
+$off->assert_clean_log;
+
+done_testing;
