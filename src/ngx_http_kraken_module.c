@@ -54,7 +54,7 @@ static ngx_int_t ngx_http_kraken_bind(ngx_http_request_t *r,
 static ngx_int_t ngx_http_kraken_place(ngx_http_request_t *r,
     ngx_str_t *body, u_char *room, size_t len);
 static ngx_int_t ngx_http_kraken_place_parse(ngx_str_t *value,
-    ngx_str_t *choice, ngx_str_t *down, ngx_uint_t *ndown);
+    ngx_str_t *choice, ngx_str_t *down, ngx_uint_t *ndown, ngx_uint_t *ask);
 static ngx_int_t ngx_http_kraken_place_name(ngx_str_t *name);
 static void ngx_http_kraken_trim(ngx_str_t *s);
 static ngx_int_t ngx_http_kraken_placed(ngx_http_request_t *r,
@@ -528,7 +528,7 @@ ngx_http_kraken_place(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
     size_t             owner_len;
     ngx_int_t          rc;
     ngx_str_t          choice, self, owner;
-    ngx_uint_t         ndown;
+    ngx_uint_t         ndown, ask;
     ngx_table_elt_t   *h;
     ngx_connection_t  *c;
     ngx_str_t          down[NGX_HTTP_KRAKEN_DOWN_MAX];
@@ -544,7 +544,7 @@ ngx_http_kraken_place(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
 
     c = r->connection;
 
-    if (ngx_http_kraken_place_parse(&h->value, &choice, down, &ndown)
+    if (ngx_http_kraken_place_parse(&h->value, &choice, down, &ndown, &ask)
         != NGX_OK)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
@@ -561,13 +561,20 @@ ngx_http_kraken_place(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
     self.len = ngx_sock_ntop(c->local_sockaddr, c->local_socklen, addr,
                              NGX_SOCKADDR_STRLEN, 1);
 
-    rc = ngx_kraken_registry_place(room, len, &choice, down, ndown, name,
-                                   &owner_len);
+    rc = ngx_kraken_registry_place(room, len, &choice, down, ndown, ask,
+                                   name, &owner_len);
 
     if (rc == NGX_DONE) {
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
                        "kraken: room \"%*s\" is held here", len, room);
         return NGX_DECLINED;
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* the front asks before it places: not here, no record */
+        rc = ngx_http_kraken_placed(r, body, room, len, NULL);
+        ngx_http_finalize_request(r, rc);
+        return NGX_OK;
     }
 
     owner.data = name;
@@ -594,20 +601,21 @@ ngx_http_kraken_place(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
 
 
 /*
- * "CHOICE[; down=A,B,...]": engine names, host:port, at most
+ * "CHOICE[; down=A,B,...][; ask]": engine names, host:port, at most
  * NGX_KRAKEN_PLACE_NAME_LEN bytes; other parameters are ignored, a
  * malformed name makes the whole header ignored.
  */
 
 static ngx_int_t
 ngx_http_kraken_place_parse(ngx_str_t *value, ngx_str_t *choice,
-    ngx_str_t *down, ngx_uint_t *ndown)
+    ngx_str_t *down, ngx_uint_t *ndown, ngx_uint_t *ask)
 {
     u_char     *p, *last, *end;
     ngx_str_t   part, name;
     ngx_uint_t  first;
 
     *ndown = 0;
+    *ask = 0;
     first = 1;
 
     p = value->data;
@@ -635,6 +643,13 @@ ngx_http_kraken_place_parse(ngx_str_t *value, ngx_str_t *choice,
             }
 
             *choice = part;
+            continue;
+        }
+
+        if (part.len == 3
+            && ngx_strncasecmp(part.data, (u_char *) "ask", 3) == 0)
+        {
+            *ask = 1;
             continue;
         }
 
@@ -731,8 +746,15 @@ ngx_http_kraken_placed(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
     u_char                  desc[KRAKEN_ID_MAX + NGX_KRAKEN_PLACE_NAME_LEN
                                  + 32];
 
-    p = ngx_snprintf(desc, sizeof(desc) - 1, "room %*s is placed on %V",
-                     len, room, owner);
+    if (owner) {
+        p = ngx_snprintf(desc, sizeof(desc) - 1, "room %*s is placed on %V",
+                         len, room, owner);
+
+    } else {
+        p = ngx_snprintf(desc, sizeof(desc) - 1, "room %*s is not here",
+                         len, room);
+    }
+
     *p = '\0';
 
     /* the call's id, if it has one: as Kraken's errors, then the error */
@@ -770,7 +792,8 @@ ngx_http_kraken_placed(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
     kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
     kctx->code = KRAKEN_ERR_PEER_NOT_FOUND;
 
-    if (ngx_http_kraken_add_header(r, "X-Kraken-Owner", owner) != NGX_OK
+    if ((owner
+         && ngx_http_kraken_add_header(r, "X-Kraken-Owner", owner) != NGX_OK)
         || ngx_http_kraken_cors(r) == NGX_ERROR
         || ngx_http_kraken_route_header(r) != NGX_OK)
     {

@@ -83,6 +83,10 @@ typedef struct {
     ngx_str_t                       place;      /* X-Kraken-Place */
     u_char                         *stamp;      /* it, in the request */
     ngx_uint_t                      stamped;    /* looked for it */
+    uintptr_t                       asked;      /* engines asked, bits */
+    unsigned                        ask:1;      /* this try asks */
+    unsigned                        owner_tried:1;
+    unsigned                        placed:1;
     ngx_str_t                       redirect;   /* X-Kraken-Owner heard */
 } ngx_http_upstream_kraken_ctx_t;
 
@@ -112,6 +116,9 @@ static void ngx_http_upstream_kraken_choose(
     ngx_http_upstream_kraken_shctx_t *sh, time_t now);
 static void ngx_http_upstream_kraken_place(ngx_http_upstream_kraken_ctx_t *ctx,
     ngx_http_upstream_rr_peers_t *peers, u_char *p);
+static ngx_int_t ngx_http_upstream_kraken_next_ask(
+    ngx_http_upstream_kraken_ctx_t *ctx, ngx_http_upstream_rr_peers_t *peers,
+    time_t now);
 static void ngx_http_upstream_kraken_stamp(
     ngx_http_upstream_kraken_peer_data_t *kp);
 static ngx_int_t ngx_http_upstream_kraken_usable(
@@ -235,6 +242,9 @@ ngx_http_upstream_init_kraken_peer(ngx_http_request_t *r,
     r->upstream->peer.get = ngx_http_upstream_get_kraken_peer;
     r->upstream->peer.free = ngx_http_upstream_free_kraken_peer;
 
+    /* asking every engine, then placing, then following the answer */
+    r->upstream->peer.tries = 2 * kp->rrp.peers->number + 2;
+
     kp->request = r;
     kp->conf = ngx_http_conf_upstream_srv_conf(us,
                                                ngx_http_upstream_kraken_module);
@@ -254,7 +264,7 @@ ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
     time_t                           now;
     uintptr_t                        m;
     ngx_int_t                        want;
-    ngx_uint_t                       i, n;
+    ngx_uint_t                       i;
     ngx_slab_pool_t                 *shpool;
     ngx_http_upstream_rr_peer_t     *peer;
     ngx_http_upstream_rr_peers_t    *peers;
@@ -282,7 +292,13 @@ ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
 
     ngx_http_upstream_rr_peers_wlock(peers);
 
-    /* the engine the room lives on, then its home, then our choice */
+    /*
+     * Where the room lives: the engine an answer named, the one this
+     * front remembers; else every engine is asked, in the room's
+     * rendezvous order (its home first), whether it holds the room or
+     * knows where it lives; only when none does, the home places it.
+     */
+    ctx->ask = 0;
     want = -1;
 
     if (ctx->redirect.len) {
@@ -291,32 +307,31 @@ ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
         ctx->redirect.len = 0;
     }
 
-    for (n = 0; n < 4; n++) {
+    if (want < 0 && ctx->owner >= 0 && !ctx->owner_tried) {
+        ctx->owner_tried = 1;
+        want = ctx->owner;
+    }
 
-        if (want < 0) {
-            want = (n == 0) ? ctx->owner
-                 : (n == 1) ? ctx->home
-                 : (n == 2) ? ctx->choice : -1;
+    if (want < 0) {
+        want = ngx_http_upstream_kraken_next_ask(ctx, peers, now);
+        ctx->ask = (want >= 0);
+    }
 
-            if (want < 0) {
-                continue;
-            }
-        }
+    if (want < 0 && !ctx->placed) {
+        ctx->placed = 1;
+        want = ctx->home;
+    }
 
-        for (peer = peers->peer, i = 0; peer && i < (ngx_uint_t) want;
-             peer = peer->next, i++)
-        { /* void */ }
+    for (peer = peers->peer, i = 0; want >= 0 && peer
+                                    && i < (ngx_uint_t) want;
+         peer = peer->next, i++)
+    { /* void */ }
 
+    if (want >= 0 && peer && kp->tries <= 2 * peers->number + 2
+        && ngx_http_upstream_kraken_usable(peer, now) == NGX_OK)
+    {
         m = (uintptr_t) 1 << i % (8 * sizeof(uintptr_t));
-
-        if (peer
-            && !(kp->rrp.tried[i / (8 * sizeof(uintptr_t))] & m)
-            && ngx_http_upstream_kraken_usable(peer, now) == NGX_OK)
-        {
-            goto found;
-        }
-
-        want = -1;
+        goto found;
     }
 
     ngx_http_upstream_rr_peers_unlock(peers);
@@ -765,6 +780,10 @@ ngx_http_upstream_kraken_place(ngx_http_upstream_kraken_ctx_t *ctx,
         first = 0;
     }
 
+    if (ctx->ask && last - p >= 5) {
+        p = ngx_cpymem(p, "; ask", 5);
+    }
+
     ngx_memset(p, ' ', last - p);
 }
 
@@ -823,6 +842,46 @@ ngx_http_upstream_kraken_stamp(ngx_http_upstream_kraken_peer_data_t *kp)
     if (ctx->stamp) {
         ngx_http_upstream_kraken_place(ctx, kp->rrp.peers, ctx->stamp);
     }
+}
+
+
+/* The next engine to ask, in the room's rendezvous order: -1 when none. */
+
+static ngx_int_t
+ngx_http_upstream_kraken_next_ask(ngx_http_upstream_kraken_ctx_t *ctx,
+    ngx_http_upstream_rr_peers_t *peers, time_t now)
+{
+    uint32_t                      score, best_score;
+    ngx_int_t                     best;
+    ngx_uint_t                    i;
+    ngx_http_upstream_rr_peer_t  *peer;
+
+    best = -1;
+    best_score = 0;
+
+    for (peer = peers->peer, i = 0;
+         peer && i < 8 * sizeof(uintptr_t);
+         peer = peer->next, i++)
+    {
+        if ((ctx->asked & ((uintptr_t) 1 << i))
+            || ngx_http_upstream_kraken_usable(peer, now) != NGX_OK)
+        {
+            continue;
+        }
+
+        score = ngx_http_upstream_kraken_score(&ctx->room, &peer->name);
+
+        if (best < 0 || score > best_score) {
+            best = i;
+            best_score = score;
+        }
+    }
+
+    if (best >= 0) {
+        ctx->asked |= (uintptr_t) 1 << best;
+    }
+
+    return best;
 }
 
 

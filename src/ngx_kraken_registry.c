@@ -649,7 +649,8 @@ ngx_kraken_registry_holds_locked(ngx_str_t *name, uint32_t hash)
 
 ngx_int_t
 ngx_kraken_registry_place(u_char *room, size_t len, ngx_str_t *choice,
-    ngx_str_t *down, ngx_uint_t ndown, u_char *owner, size_t *owner_len)
+    ngx_str_t *down, ngx_uint_t ndown, ngx_uint_t ask, u_char *owner,
+    size_t *owner_len)
 {
     time_t                    now;
     uint32_t                  hash;
@@ -696,6 +697,12 @@ ngx_kraken_registry_place(u_char *room, size_t len, ngx_str_t *choice,
             if (down[i].len == pn->owner_len
                 && ngx_memcmp(down[i].data, pn->owner, pn->owner_len) == 0)
             {
+                if (ask) {
+                    /* a record of a down engine tells nothing */
+                    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+                    return NGX_DECLINED;
+                }
+
                 ngx_kraken_place_set(pn, choice);
                 break;
             }
@@ -703,6 +710,11 @@ ngx_kraken_registry_place(u_char *room, size_t len, ngx_str_t *choice,
 
         ngx_queue_remove(&pn->queue);
         goto found;
+    }
+
+    if (ask) {
+        ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+        return NGX_DECLINED;
     }
 
     if (ngx_kraken_sh->nplaces >= ngx_kraken_sh->max_places) {

@@ -96,11 +96,12 @@ ngx_int_t ngx_kraken_registry_holds(u_char *room, size_t len);
  * kraken_placement, in one round of the lock: NGX_DONE when a worker
  * holds the room; else the room's placement record, made for choice when
  * there is none or its owner is one of the down engines, is copied to
- * owner (NGX_KRAKEN_PLACE_NAME_LEN bytes at most): NGX_OK.
+ * owner (NGX_KRAKEN_PLACE_NAME_LEN bytes at most): NGX_OK. With ask, no
+ * record is made: NGX_DECLINED when there is none to tell.
  */
 ngx_int_t ngx_kraken_registry_place(u_char *room, size_t len,
-    ngx_str_t *choice, ngx_str_t *down, ngx_uint_t ndown, u_char *owner,
-    size_t *owner_len);
+    ngx_str_t *choice, ngx_str_t *down, ngx_uint_t ndown, ngx_uint_t ask,
+    u_char *owner, size_t *owner_len);
 
 /*
  * The name this worker's forwarding socket listens on, and the name of

@@ -31,6 +31,7 @@ my $NOT_FOUND = 5002001;
 my $ELSEWHERE = '10.9.9.9:7000';
 
 my $k = KrakenTest->new(workers => 2, location => 'kraken_placement on;',
+                        http_listen => 'reuseport',
                         stream => 'kraken_worker_peers 50; '
                                 . 'kraken_worker_rooms 10;');
 my $self = '127.0.0.1:' . $k->port;
@@ -212,6 +213,25 @@ ok(placed_on($res, $json, '10.7.7.7:7000'),
 ok(placed_on($res, $json, '10.7.7.7:7000'),
    'a down list without the owner changes nothing');
 
+# a front that asks before placing: told, never recorded
+($res, $json) = call($k, 'list', ['room-3'],
+                     place => "$self; ask");
+ok(placed_on($res, $json, '10.7.7.7:7000'),
+   'asked about a room with a record: its owner');
+($res, $json) = call($k, 'list', ['room-5'], place => "$ELSEWHERE; ask");
+ok($res->{status} == 404 && !defined $res->{headers}{'x-kraken-owner'}
+   && ($json->{error}{code} // 0) == 5002001,
+   'asked about a room it knows nothing of: 404 without an owner');
+($res, $json) = call($k, 'list', ['room-5'], place => "$self; ask");
+ok($res->{status} == 404 && !defined $res->{headers}{'x-kraken-owner'},
+   '... and asking made no record');
+($res, $json) = call($k, 'list', ['room-3'],
+                     place => "$self; down=10.7.7.7:7000; ask");
+ok($res->{status} == 404 && !defined $res->{headers}{'x-kraken-owner'},
+   'a record of a down engine is not told');
+($res, $json) = call($k, 'list', ['room-5'], place => $ELSEWHERE);
+ok(placed_on($res, $json, $ELSEWHERE), 'placing without ask records');
+
 # what is not a placement
 ($res, $json) = call($k, 'list', ['room-4'], place => 'a b');
 ok(ran($res, $json), 'a malformed X-Kraken-Place is ignored');
@@ -223,7 +243,7 @@ $k->assert_clean_log;
 
 
 # without kraken_placement, X-Kraken-Place is the client's, ignored
-my $off = KrakenTest->new(workers => 2,
+my $off = KrakenTest->new(workers => 2, http_listen => 'reuseport',
                           stream => 'kraken_worker_peers 0; '
                                   . 'kraken_worker_rooms 0;');
 %ok = ();

@@ -44,7 +44,7 @@ location = /front {
             proxy_set_header  Connection "";
             proxy_set_header  X-Kraken-Place $kraken_place;
             proxy_next_upstream  error timeout http_404 non_idempotent;
-            proxy_next_upstream_tries  4;
+            proxy_next_upstream_tries  0;
         }
 LOC
 

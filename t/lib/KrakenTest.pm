@@ -134,6 +134,9 @@ STREAM
     }
 
     my $main = $self->{main} // '';
+    # http_listen: the RPC listen's parameters; reuseport spreads fresh
+    # connections over the workers by the kernel's hash, never all on one
+    my $http_listen = $self->{http_listen} // '';
     my $http = $self->{http} // '';
     my $server = $self->{server} // '';
     my $location = $self->{location} // '';
@@ -165,7 +168,7 @@ http {
     $http
 
     server {
-        listen  127.0.0.1:$self->{port};
+        listen  127.0.0.1:$self->{port} $http_listen;
 
         client_max_body_size  64k;
         client_body_buffer_size  64k;
