@@ -183,6 +183,12 @@ kraken_engine_create(const kraken_engine_conf_t *conf, char *err,
     snprintf(e->announce_ip, sizeof(e->announce_ip), "%s", conf->announce_ip);
     e->conf.announce_ip = e->announce_ip;
 
+    if (e->conf.max_peer_streams == 0
+        || e->conf.max_peer_streams > KRAKEN_PEER_STREAMS_MAX)
+    {
+        e->conf.max_peer_streams = KRAKEN_PEER_STREAMS_MAX;
+    }
+
     if (kraken_random(e, probe, sizeof(probe)) != 0) {
         snprintf(err, errlen, "the random source failed");
         free(e);
@@ -474,4 +480,20 @@ kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st)
     }
 
     st->counters = e->counters;
+}
+
+
+void
+kraken_engine_histogram_add(kraken_engine_histogram_t *h, uint64_t ms)
+{
+    int                    i;
+    static const uint64_t  bounds[KRAKEN_DTLS_NBOUNDS] = KRAKEN_DTLS_BOUNDS;
+
+    for (i = 0; i < KRAKEN_DTLS_NBOUNDS && ms > bounds[i]; i++) {
+        /* void */
+    }
+
+    h->bucket[i]++;
+    h->count++;
+    h->sum += ms;
 }

@@ -97,31 +97,72 @@ typedef struct {
     unsigned         max_peers;         /* live peers of this engine */
     unsigned         max_pending;       /* published, not yet connected */
     unsigned         max_candidates;    /* trickled per peer: 5001002 */
+
+    /*
+     * The audio streams one peer receives, the room's other publishers:
+     * a publish that would make a room need more is 5002000. 0 or over
+     * KRAKEN_PEER_STREAMS_MAX: KRAKEN_PEER_STREAMS_MAX, as a session
+     * (its own audio included) holds at most KRAKEN_SDP_MAX_MEDIA m-lines.
+     */
+    unsigned         max_peer_streams;
 } kraken_engine_conf_t;
 
+#define KRAKEN_PEER_STREAMS_MAX  127
+
 /*
- * Why datagrams were dropped, what flowed, and calls refused: one list,
- * for the struct and for everything that sums or renders it.
+ * Why datagrams were dropped, why peers timed out, what flowed, and calls
+ * refused: one list of each kind, for the struct and for everything that
+ * sums or renders it (the metrics render a kind as one family).
  */
-#define KRAKEN_ENGINE_COUNTERS(X)                                            \
+#define KRAKEN_ENGINE_DROPS(X)                                               \
     X(stun_bad, "malformed STUN, or an unknown ufrag")                       \
     X(stun_unauthorized, "STUN with a wrong MESSAGE-INTEGRITY")              \
-    X(dtls_failed, "DTLS handshakes that failed")                            \
     X(srtp_failed, "SRTP/SRTCP that failed authentication or replay")        \
     X(unknown_source, "non-STUN from an address no check admitted")          \
     X(malformed, "not STUN, DTLS or RTP at all")                             \
     X(oversize, "datagrams too large to forward")                            \
-    X(ssrc_refused, "RTP from a source the peer may not use")                \
+    X(ssrc_refused, "RTP from a source the peer may not use")
+
+#define KRAKEN_ENGINE_TIMEOUTS(X)                                            \
+    X(connect_timeout, "peers closed: no media within the connect timeout")  \
+    X(consent_timeout, "peers closed: no STUN check within the consent "     \
+      "timeout")                                                             \
+    X(dtls_timeout, "peers closed: the DTLS handshake timed out")
+
+#define KRAKEN_ENGINE_TOTALS(X)                                              \
+    X(dtls_failed, "DTLS handshakes that failed")                            \
     X(path_switches, "media paths moved to a new address")                   \
     X(bounds_hit, "calls refused by a configured bound")                     \
     X(rtp_received, "RTP packets received")                                  \
+    X(rtp_received_bytes, "bytes of RTP received, without SRTP's trailer")   \
     X(rtp_forwarded, "RTP packets forwarded")                                \
+    X(rtp_forwarded_bytes, "bytes of RTP forwarded, without SRTP's trailer") \
     X(rtcp_received, "RTCP packets received")
+
+#define KRAKEN_ENGINE_COUNTERS(X)                                            \
+    KRAKEN_ENGINE_DROPS(X)                                                   \
+    KRAKEN_ENGINE_TIMEOUTS(X)                                                \
+    KRAKEN_ENGINE_TOTALS(X)
 
 #define KRAKEN_COUNTER_FIELD(name, help)  uint64_t  name;
 
+/*
+ * DTLS handshake times in ms, from the first DTLS datagram to the keys:
+ * the upper bounds of the histogram's buckets.
+ */
+#define KRAKEN_DTLS_BOUNDS   { 5, 10, 25, 50, 100, 250, 500, 1000, 2500 }
+#define KRAKEN_DTLS_NBOUNDS  9
+
+typedef struct {
+    uint64_t  bucket[KRAKEN_DTLS_NBOUNDS + 1];  /* each bucket's own count;
+                                                   the last: above them all */
+    uint64_t  count;
+    uint64_t  sum;                              /* ms */
+} kraken_engine_histogram_t;
+
 typedef struct {
     KRAKEN_ENGINE_COUNTERS(KRAKEN_COUNTER_FIELD)
+    kraken_engine_histogram_t  dtls_handshake;
 } kraken_engine_counters_t;
 
 typedef struct {
@@ -194,6 +235,9 @@ int kraken_engine_answer(kraken_engine_t *e, const char *rid,
 int kraken_engine_list(kraken_engine_t *e, const char *rid, cJSON *peers);
 
 void kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st);
+
+/* Counts one DTLS handshake of ms milliseconds in its bucket. */
+void kraken_engine_histogram_add(kraken_engine_histogram_t *h, uint64_t ms);
 
 /* Calls fn for each room id this engine holds. */
 void kraken_engine_rooms(kraken_engine_t *e,

@@ -112,6 +112,7 @@ kraken_forward(kraken_engine_t *e, kraken_peer_t *pub, uint8_t *buf,
 
         kraken_out_commit(e, sub, dg, n);
         e->counters.rtp_forwarded++;
+        e->counters.rtp_forwarded_bytes += len;
     }
 }
 

@@ -328,7 +328,8 @@ kraken_rpc_publish(kraken_call_t *call)
             return call->err.code;
         }
 
-        if (strncmp(callback, "https://", 8) != 0) {
+        /* unlike Kraken, an empty callback is none: limit alone */
+        if (callback[0] != '\0' && strncmp(callback, "https://", 8) != 0) {
             return kraken_rpc_fail(call, KRAKEN_ERR_INVALID_PARAMS,
                                    "invalid callback value %.200s",
                                    callback);

@@ -11,6 +11,11 @@
 #include "kraken_engine_int.h"
 
 
+#if (KRAKEN_PEER_STREAMS_MAX + 1 > KRAKEN_SDP_MAX_MEDIA)
+#error "a session could not hold KRAKEN_PEER_STREAMS_MAX streams"
+#endif
+
+
 static kraken_slot_t *
 kraken_slot_add(kraken_peer_t *p)
 {
@@ -130,7 +135,8 @@ kraken_peer_sdp(kraken_peer_t *p, int offer)
     d.nmedia = n;
     d.media = media;
 
-    cap = 2048 + (size_t) n * 1024;
+    /* an m-line takes at most about 1.1 KB: two msids of 256-byte uids */
+    cap = 2048 + (size_t) n * 1536;
     buf = malloc(cap);
 
     if (buf) {
@@ -257,6 +263,68 @@ kraken_peer_slots_from_offer(kraken_peer_t *p, kraken_sdp_t *sdp,
 }
 
 
+/* The m-lines of a peer's session that carry no other publisher. */
+
+static unsigned
+kraken_session_base(kraken_peer_t *p)
+{
+    int       i;
+    unsigned  n;
+
+    n = 0;
+
+    for (i = 0; i < p->nslots; i++) {
+        if (p->slots[i].kind != KRAKEN_SLOT_SEND) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * Whether a room of n + 1 live peers can deliver everyone to everyone:
+ * each receives n streams, at most max_peer_streams, and each session,
+ * its own and rejected m-lines included, fits the m-lines an answer may
+ * have. nmedia: the newcomer's own m-lines; old: the peer it replaces.
+ */
+
+static int
+kraken_publish_deliverable(kraken_engine_t *e, kraken_room_t *r, unsigned n,
+    int nmedia, kraken_peer_t *old, kraken_error_t *err)
+{
+    kraken_peer_t  *q;
+
+    if (n > e->conf.max_peer_streams) {
+        return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
+                                "room full: %u peers, a participant "
+                                "receives at most %u streams", n,
+                                e->conf.max_peer_streams);
+    }
+
+    if ((unsigned) nmedia + n > KRAKEN_SDP_MAX_MEDIA) {
+        return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
+                                "room full: %u peers, and the offer's %d "
+                                "m-lines leave room for fewer", n, nmedia);
+    }
+
+    for (q = r ? r->peers : NULL; q; q = q->room_next) {
+        if (q == old || q->closed) {
+            continue;
+        }
+
+        if (kraken_session_base(q) + n > KRAKEN_SDP_MAX_MEDIA) {
+            return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
+                                    "room full: %u peers, a member's "
+                                    "session cannot take one more", n);
+        }
+    }
+
+    return KRAKEN_OK;
+}
+
+
 /*
  * The operator's bounds on a publish into r, which has n other live
  * peers; a replacement takes the place of the peer it replaces.
@@ -264,15 +332,21 @@ kraken_peer_slots_from_offer(kraken_peer_t *p, kraken_sdp_t *sdp,
 
 static int
 kraken_publish_bounds(kraken_engine_t *e, const char *rid, kraken_room_t *r,
-    unsigned n, int replaces, kraken_error_t *err)
+    unsigned n, int nmedia, kraken_peer_t *old, kraken_error_t *err)
 {
+    int                    replaces;
     kraken_engine_conf_t  *c;
 
     c = &e->conf;
+    replaces = (old != NULL);
 
     if (c->max_room_peers && n >= c->max_room_peers) {
         return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
                                 "room full: %u peers", n);
+    }
+
+    if (kraken_publish_deliverable(e, r, n, nmedia, old, err) != KRAKEN_OK) {
+        return err->code;
     }
 
     if (c->max_rooms && r == NULL && e->nrooms >= c->max_rooms) {
@@ -348,7 +422,9 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
                                 "room full %d", limit - (int) n);
     }
 
-    if (kraken_publish_bounds(e, rid, r, n, old != NULL, err) != KRAKEN_OK) {
+    if (kraken_publish_bounds(e, rid, r, n, sdp->nmedia, old, err)
+        != KRAKEN_OK)
+    {
         e->counters.bounds_hit++;
         return err->code;
     }

@@ -142,6 +142,14 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
         kraken_addr_promote(p);
     }
 
+    /*
+     * Until the keys are there, connected_at is when the first DTLS
+     * datagram came: the handshake's time is the difference.
+     */
+    if (p->srtp == NULL && p->connected_at == 0) {
+        p->connected_at = now;
+    }
+
     state = kraken_dtls_input(p->dtls, buf, len);
     kraken_dtls_flush(e, p);
 
@@ -175,6 +183,8 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
             return;
         }
 
+        kraken_engine_histogram_add(&e->counters.dtls_handshake,
+                                    now - p->connected_at);
         p->connected_at = now;
 
         if (p->pending) {
@@ -316,6 +326,7 @@ kraken_input_srtp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     }
 
     e->counters.rtp_received++;
+    e->counters.rtp_received_bytes += len;
 
     if (!p->has_track) {
         p->has_track = 1;
@@ -367,12 +378,14 @@ kraken_peer_timer(kraken_engine_t *e, kraken_peer_t *p, uint64_t now,
     wait = 100;
 
     if (!p->has_track && now - p->created >= e->conf.connect_timeout) {
+        e->counters.connect_timeout++;
         kraken_peer_close(p, now, "no media");
         return wait;
     }
 
     if (p->last_consent && now - p->last_consent >= e->conf.consent_timeout)
     {
+        e->counters.consent_timeout++;
         kraken_peer_close(p, now, "consent expired");
         return wait;
     }
@@ -383,6 +396,7 @@ kraken_peer_timer(kraken_engine_t *e, kraken_peer_t *p, uint64_t now,
 
         if (state == KRAKEN_DTLS_FAILED) {
             e->counters.dtls_failed++;
+            e->counters.dtls_timeout++;
             kraken_peer_close(p, now, "dtls timeout");
             return wait;
         }

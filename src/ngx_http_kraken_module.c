@@ -12,6 +12,7 @@
 #include "kraken_rpc.h"
 #include "ngx_kraken_ipc.h"
 #include "ngx_kraken_media.h"
+#include "ngx_kraken_metrics.h"
 #include "ngx_kraken_registry.h"
 
 
@@ -20,15 +21,29 @@ typedef struct {
 } ngx_http_kraken_main_conf_t;
 
 
-/* which worker ran the call, for the X-Kraken-Worker header */
+/*
+ * A call: which worker ran it, for the X-Kraken-Worker header; its method
+ * and uid, and the Kraken error of its answer, for the log and the
+ * metrics.
+ */
 typedef struct {
     ngx_uint_t                worker;
     ngx_uint_t                forwarded;
     ngx_str_t                 body;
+    ngx_str_t                 method;       /* empty: none */
+    ngx_str_t                 uid;          /* empty: none */
+    ngx_uint_t                described;    /* method and uid are read */
     ngx_uint_t                too_large;    /* nginx's 413 becomes JSON */
-    ngx_uint_t                code;         /* of an answer not rendered
-                                               by kraken_rpc */
+    ngx_uint_t                code;         /* the answer's Kraken error:
+                                               set first by whoever renders
+                                               an answer kraken_rpc did
+                                               not, else read from it */
 } ngx_http_kraken_ctx_t;
+
+
+/* the longest method and uid the log and the metrics take of a call */
+#define NGX_HTTP_KRAKEN_METHOD_LEN  32
+#define NGX_HTTP_KRAKEN_UID_LEN     256
 
 
 /* the most engines an X-Kraken-Place header names down */
@@ -49,6 +64,10 @@ typedef struct {
 
 static ngx_int_t ngx_http_kraken_handler(ngx_http_request_t *r);
 static void ngx_http_kraken_body_handler(ngx_http_request_t *r);
+static void ngx_http_kraken_describe(ngx_http_request_t *r,
+    ngx_http_kraken_ctx_t *kctx, ngx_str_t *body);
+static void ngx_http_kraken_copy(ngx_pool_t *pool, ngx_str_t *dst,
+    cJSON *item, size_t max);
 static ngx_int_t ngx_http_kraken_bind(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_kraken_place(ngx_http_request_t *r,
@@ -89,12 +108,20 @@ static ngx_int_t ngx_http_kraken_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kraken_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_kraken_room_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_kraken_call_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_kraken_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_kraken_ctx_t *ngx_http_kraken_call(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_log_handler(ngx_http_request_t *r);
 static void *ngx_http_kraken_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_kraken_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_kraken_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kraken_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -106,6 +133,13 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
     { ngx_string("kraken_rpc"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_kraken_rpc,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kraken_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kraken_metrics,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -224,6 +258,15 @@ static ngx_http_variable_t  ngx_http_kraken_vars[] = {
     { ngx_string("kraken_room"), NULL, ngx_http_kraken_room_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("kraken_method"), NULL, ngx_http_kraken_call_variable,
+      offsetof(ngx_http_kraken_ctx_t, method), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("kraken_uid"), NULL, ngx_http_kraken_call_variable,
+      offsetof(ngx_http_kraken_ctx_t, uid), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("kraken_error"), NULL, ngx_http_kraken_error_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -319,6 +362,8 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     kctx->body = body;
     ngx_http_set_ctx(r, kctx, ngx_http_kraken_module);
 
+    ngx_http_kraken_describe(r, kctx, &body);
+
     /* the uid binding is checked here, before the call is forwarded */
     if (ngx_http_kraken_bind(r, &body) != NGX_DECLINED) {
         return;
@@ -331,6 +376,10 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     {
         room_len = ngx_strlen(room);
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "kraken: call \"%V\" of uid \"%V\" for room \"%*s\"",
+                   &kctx->method, &kctx->uid, room_len, room);
 
     /* a room another engine holds is not run here, nor forwarded */
     if (room_len && klcf->placement
@@ -349,6 +398,10 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     {
         kctx->worker = slot;
         kctx->forwarded = 1;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "kraken: call forwarded to worker slot %ui, pid %P",
+                       slot, pid);
 
         /*
          * The callback may run, and finalize r, before this returns.
@@ -394,6 +447,9 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
                                &out, &outlen);
 
     if (out == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "kraken: the answer to call \"%V\" could not be "
+                      "rendered (out of memory)", &kctx->method);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -453,6 +509,83 @@ ngx_http_kraken_forwarded(void *data, ngx_uint_t rc, ngx_uint_t status,
 
     ngx_http_finalize_request(r, ngx_http_kraken_send(r, status, body, len));
     free(out);
+}
+
+
+/*
+ * The call's method and uid, for the log and the metrics: the uid is
+ * params[1], turn's params[0] (as kraken_rpc.c's method table has it);
+ * info and list name none.
+ */
+
+static void
+ngx_http_kraken_describe(ngx_http_request_t *r, ngx_http_kraken_ctx_t *kctx,
+    ngx_str_t *body)
+{
+    int     i;
+    cJSON  *root, *method, *params;
+
+    kctx->described = 1;
+
+    root = cJSON_ParseWithLength((const char *) body->data, body->len);
+    if (root == NULL) {
+        return;
+    }
+
+    method = cJSON_GetObjectItemCaseSensitive(root, "method");
+    params = cJSON_GetObjectItemCaseSensitive(root, "params");
+
+    if (cJSON_IsString(method)) {
+        ngx_http_kraken_copy(r->pool, &kctx->method, method,
+                             NGX_HTTP_KRAKEN_METHOD_LEN);
+
+        if (ngx_strcmp(method->valuestring, "turn") == 0) {
+            i = 0;
+
+        } else if (ngx_strcmp(method->valuestring, "info") == 0
+                   || ngx_strcmp(method->valuestring, "list") == 0)
+        {
+            i = -1;
+
+        } else {
+            i = 1;
+        }
+
+        if (i >= 0 && cJSON_IsArray(params)) {
+            ngx_http_kraken_copy(r->pool, &kctx->uid,
+                                 cJSON_GetArrayItem(params, i),
+                                 NGX_HTTP_KRAKEN_UID_LEN);
+        }
+    }
+
+    cJSON_Delete(root);
+}
+
+
+/* A string item, at most max bytes of it, into pool; else left empty. */
+
+static void
+ngx_http_kraken_copy(ngx_pool_t *pool, ngx_str_t *dst, cJSON *item,
+    size_t max)
+{
+    size_t   len;
+    u_char  *p;
+
+    if (!cJSON_IsString(item)) {
+        return;
+    }
+
+    len = ngx_min(ngx_strlen(item->valuestring), max);
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return;
+    }
+
+    ngx_memcpy(p, item->valuestring, len);
+
+    dst->data = p;
+    dst->len = len;
 }
 
 
@@ -1134,6 +1267,11 @@ ngx_http_kraken_load_header(ngx_http_request_t *r, u_char *data, size_t len)
         code = len ? ngx_http_kraken_error_code(data, len) : 0;
     }
 
+    /* $kraken_error and the metrics */
+    if (kctx) {
+        kctx->code = code;
+    }
+
     if (code == 0) {
         return NGX_OK;
     }
@@ -1435,9 +1573,168 @@ ngx_http_kraken_room_variable(ngx_http_request_t *r,
 }
 
 
+/*
+ * The call of r, its method and uid read: the one kraken_rpc runs, or on
+ * another location (a front's proxy_pass) the body once it has been read.
+ * NULL when there is no body (yet), or no memory.
+ */
+
+static ngx_http_kraken_ctx_t *
+ngx_http_kraken_call(ngx_http_request_t *r)
+{
+    ngx_str_t               body;
+    ngx_http_kraken_ctx_t  *kctx;
+
+    kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+
+    if (kctx && kctx->described) {
+        return kctx;
+    }
+
+    if (r->request_body == NULL
+        || ngx_http_kraken_read_body(r, &body) != NGX_OK)
+    {
+        return kctx;
+    }
+
+    if (kctx == NULL) {
+        kctx = ngx_pcalloc(r->pool, sizeof(ngx_http_kraken_ctx_t));
+        if (kctx == NULL) {
+            return NULL;
+        }
+
+        kctx->worker = NGX_KRAKEN_MAX_SLOTS;
+        ngx_http_set_ctx(r, kctx, ngx_http_kraken_module);
+    }
+
+    ngx_http_kraken_describe(r, kctx, &body);
+
+    return kctx;
+}
+
+
+/* $kraken_method, $kraken_uid: as the call's body names them */
+
+static ngx_int_t
+ngx_http_kraken_call_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t              *s;
+    ngx_http_kraken_ctx_t  *kctx;
+
+    kctx = ngx_http_kraken_call(r);
+
+    if (kctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((u_char *) kctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = s->data;
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $kraken_error: the Kraken error code of the answer; empty on success */
+
+static ngx_int_t
+ngx_http_kraken_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                 *p;
+    ngx_http_kraken_ctx_t  *kctx;
+
+    kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+
+    if (kctx == NULL || kctx->code == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    v->len = ngx_sprintf(p, "%ui", kctx->code) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The log phase counts each call of a kraken_rpc location once, in the
+ * worker that took it (a forwarded call is not counted again by its
+ * room's owner): by method, and by the Kraken code of the answer, else
+ * its HTTP status.
+ */
+
+static ngx_int_t
+ngx_http_kraken_log_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                    none = ngx_null_string;
+    ngx_str_t                   *method;
+    ngx_uint_t                   status, code;
+    ngx_http_kraken_ctx_t       *kctx;
+    ngx_http_kraken_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    if (!klcf->rpc || r != r->main || r->method != NGX_HTTP_POST) {
+        return NGX_OK;
+    }
+
+    kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
+    method = (kctx && kctx->described) ? &kctx->method : &none;
+    status = r->err_status ? r->err_status : r->headers_out.status;
+
+    if (kctx && kctx->code) {
+        code = kctx->code;
+
+    } else {
+        code = (status == NGX_HTTP_OK) ? 0 : status;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "kraken: call \"%V\" answered %ui, code %ui",
+                   method, status, code);
+
+    ngx_kraken_metrics_rpc(method, code);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_kraken_init(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_kraken_log_handler;
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_kraken_header_filter;
 
@@ -1543,6 +1840,23 @@ ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_kraken_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_kraken_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_kraken_metrics_handler) {
+        return "is duplicate";
+    }
+
+    clcf->handler = ngx_kraken_metrics_handler;
 
     return NGX_CONF_OK;
 }

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "ngx_kraken_handoff.h"
+#include "ngx_kraken_media.h"
 
 
 /*
@@ -65,7 +66,6 @@ ngx_int_t
 ngx_kraken_handoff_init(ngx_cycle_t *cycle, size_t sockbuf,
     ngx_kraken_handoff_input_pt input, ngx_kraken_handoff_done_pt done)
 {
-    int                 value;
     socklen_t           len;
     ngx_uint_t          i;
     ngx_socket_t        fd;
@@ -94,29 +94,9 @@ ngx_kraken_handoff_init(ngx_cycle_t *cycle, size_t sockbuf,
         return NGX_ERROR;
     }
 
-    if (sockbuf) {
-        value = (int) sockbuf;
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
-    }
-
-    c = ngx_get_connection(fd, cycle->log);
+    c = ngx_kraken_media_watch(cycle, fd, sockbuf,
+                               ngx_kraken_handoff_read_handler);
     if (c == NULL) {
-        (void) ngx_close_socket(fd);
-        return NGX_ERROR;
-    }
-
-    c->type = SOCK_DGRAM;
-    c->log = cycle->log;
-    c->read->log = cycle->log;
-    c->write->log = cycle->log;
-    c->read->handler = ngx_kraken_handoff_read_handler;
-
-    /* like the media socket, it must not keep an exiting worker alive */
-    c->idle = 1;
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-        ngx_close_connection(c);
         return NGX_ERROR;
     }
 

@@ -174,6 +174,7 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     ecf.max_peers = (unsigned) mcf->worker_peers;
     ecf.max_pending = (unsigned) mcf->worker_connecting;
     ecf.max_candidates = (unsigned) mcf->peer_candidates;
+    ecf.max_peer_streams = (unsigned) mcf->peer_streams;
     ecf.log = ngx_kraken_media_log;
     ecf.log_data = cycle->log;
     ecf.ufrag_tag = (unsigned) ngx_kraken_slot + 1;
@@ -226,11 +227,7 @@ ngx_kraken_media_socket(ngx_cycle_t *cycle,
 
     for (i = 0; i < cycle->listening.nelts; i++) {
 
-        if (ls[i].type != SOCK_DGRAM || ls[i].fd == (ngx_socket_t) -1
-            || ngx_cmp_sockaddr(ls[i].sockaddr, ls[i].socklen,
-                                kmcf->sockaddr, kmcf->socklen, 1)
-               != NGX_OK)
-        {
+        if (ngx_kraken_media_listening(&ls[i], kmcf) != NGX_OK) {
             continue;
         }
 
@@ -276,12 +273,6 @@ ngx_kraken_media_socket(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    if (ngx_kraken_mcf->socket_buffer) {
-        value = (int) ngx_kraken_mcf->socket_buffer;
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
-    }
-
 #if defined(IP_MTU_DISCOVER) && defined(IP_PMTUDISC_PROBE)
     /*
      * DF set without path MTU errors: media datagrams are small, and a
@@ -294,29 +285,68 @@ ngx_kraken_media_socket(ngx_cycle_t *cycle,
     }
 #endif
 
-    c = ngx_get_connection(fd, cycle->log);
+    c = ngx_kraken_media_watch(cycle, fd, ngx_kraken_mcf->socket_buffer,
+                               ngx_kraken_media_read_handler);
     if (c == NULL) {
-        (void) ngx_close_socket(fd);
-        return NGX_ERROR;
-    }
-
-    c->type = SOCK_DGRAM;
-    c->log = cycle->log;
-    c->read->log = cycle->log;
-    c->write->log = cycle->log;
-    c->read->handler = ngx_kraken_media_read_handler;
-
-    /* the media socket must not keep a gracefully exiting worker alive */
-    c->idle = 1;
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-        ngx_close_connection(c);
         return NGX_ERROR;
     }
 
     ngx_kraken_udp = c;
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_kraken_media_listening(ngx_listening_t *ls,
+    ngx_stream_kraken_main_conf_t *kmcf)
+{
+    if (ls->type != SOCK_DGRAM || ls->fd == (ngx_socket_t) -1
+        || ngx_cmp_sockaddr(ls->sockaddr, ls->socklen, kmcf->sockaddr,
+                            kmcf->socklen, 1)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_connection_t *
+ngx_kraken_media_watch(ngx_cycle_t *cycle, ngx_socket_t fd, size_t sockbuf,
+    ngx_event_handler_pt handler)
+{
+    int                value;
+    ngx_connection_t  *c;
+
+    if (sockbuf) {
+        value = (int) sockbuf;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
+    }
+
+    c = ngx_get_connection(fd, cycle->log);
+    if (c == NULL) {
+        (void) ngx_close_socket(fd);
+        return NULL;
+    }
+
+    c->type = SOCK_DGRAM;
+    c->log = cycle->log;
+    c->read->log = cycle->log;
+    c->write->log = cycle->log;
+    c->read->handler = handler;
+
+    /* the socket must not keep a gracefully exiting worker alive */
+    c->idle = 1;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+        ngx_close_connection(c);
+        return NULL;
+    }
+
+    return c;
 }
 
 

@@ -132,9 +132,9 @@ ngx_kraken_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_conf_init_size_value(kcf->shm_size, 8 * 1024 * 1024);
     ngx_conf_init_value(kcf->bpf, 1);
 
-    if (kcf->shm_size < 64 * 1024) {
+    if (kcf->shm_size < 128 * 1024) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "\"kraken_shm_size\" must be at least 64k");
+                      "\"kraken_shm_size\" must be at least 128k");
         return NGX_CONF_ERROR;
     }
 
@@ -233,11 +233,7 @@ ngx_kraken_init_module(ngx_cycle_t *cycle)
 
     for (i = 0; i < cycle->listening.nelts; i++) {
 
-        if (ls[i].type != SOCK_DGRAM || ls[i].fd == (ngx_socket_t) -1
-            || ngx_cmp_sockaddr(ls[i].sockaddr, ls[i].socklen,
-                                kmcf->sockaddr, kmcf->socklen, 1)
-               != NGX_OK)
-        {
+        if (ngx_kraken_media_listening(&ls[i], kmcf) != NGX_OK) {
             continue;
         }
 

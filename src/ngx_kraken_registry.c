@@ -51,6 +51,8 @@ typedef struct {
     u_char                    ipc[NGX_KRAKEN_IPC_NAME_LEN];
     kraken_engine_stats_t     stats;
     ngx_kraken_media_stats_t  mstats;
+    ngx_kraken_rpc_stats_t   *rpc;              /* the slot's, whoever holds
+                                                   it; NULL: zone full */
     ngx_queue_t               rooms;            /* its room nodes */
     ngx_uint_t                nrooms;
 } ngx_kraken_slot_t;
@@ -285,9 +287,10 @@ ngx_kraken_registry_alive(ngx_kraken_slot_t *s)
 ngx_int_t
 ngx_kraken_registry_join(ngx_cycle_t *cycle, ngx_uint_t *slot)
 {
-    ngx_uint_t          i, want, n;
-    ngx_core_conf_t    *ccf;
-    ngx_kraken_slot_t  *s;
+    ngx_uint_t               i, want, n;
+    ngx_core_conf_t         *ccf;
+    ngx_kraken_slot_t       *s;
+    ngx_kraken_rpc_stats_t  *rpc;
 
     if (ngx_kraken_sh == NULL) {
         return NGX_ERROR;
@@ -329,9 +332,22 @@ found:
 
     s = &ngx_kraken_sh->slots[want];
     i = s->epoch + 1;
+
+    /* the RPC figures take zone memory only for slots that were used */
+    rpc = s->rpc;
+
+    if (rpc) {
+        ngx_memzero(rpc, sizeof(ngx_kraken_rpc_stats_t));
+
+    } else {
+        rpc = ngx_slab_calloc_locked(ngx_kraken_shpool,
+                                     sizeof(ngx_kraken_rpc_stats_t));
+    }
+
     ngx_memzero(s, sizeof(ngx_kraken_slot_t));
     ngx_queue_init(&s->rooms);
     s->epoch = i;
+    s->rpc = rpc;
     s->pid = ngx_pid;
     s->generation = ngx_kraken_generation;
     s->worker = ngx_worker;
@@ -978,9 +994,18 @@ static void
 ngx_kraken_counters_add(kraken_engine_counters_t *sum,
     const kraken_engine_counters_t *c)
 {
+    ngx_uint_t  i;
+
 #define NGX_KRAKEN_COUNTER_ADD(name, help)  sum->name += c->name;
     KRAKEN_ENGINE_COUNTERS(NGX_KRAKEN_COUNTER_ADD)
 #undef NGX_KRAKEN_COUNTER_ADD
+
+    for (i = 0; i < KRAKEN_DTLS_NBOUNDS + 1; i++) {
+        sum->dtls_handshake.bucket[i] += c->dtls_handshake.bucket[i];
+    }
+
+    sum->dtls_handshake.count += c->dtls_handshake.count;
+    sum->dtls_handshake.sum += c->dtls_handshake.sum;
 }
 
 
@@ -1141,6 +1166,77 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
     if (workers) {
         cJSON_AddItemToObject(state, "workers", workers);
     }
+}
+
+
+void
+ngx_kraken_registry_count_rpc(ngx_uint_t method, ngx_uint_t code)
+{
+    ngx_kraken_rpc_stats_t  *rpc;
+
+    if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS
+        || method >= NGX_KRAKEN_RPC_NMETHODS || code >= NGX_KRAKEN_RPC_NCODES)
+    {
+        return;
+    }
+
+    rpc = ngx_kraken_sh->slots[ngx_kraken_slot].rpc;
+
+    if (rpc) {
+        rpc->calls[method][code]++;
+    }
+}
+
+
+ngx_uint_t
+ngx_kraken_registry_workers(ngx_kraken_worker_stats_t *w, ngx_uint_t max)
+{
+    ngx_uint_t          i, n;
+    ngx_kraken_slot_t  *s;
+
+    if (ngx_kraken_sh == NULL) {
+        return 0;
+    }
+
+    n = 0;
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
+        s = &ngx_kraken_sh->slots[i];
+
+        if (!ngx_kraken_registry_alive(s)) {
+            continue;
+        }
+
+        if (w == NULL) {
+            n++;
+            continue;
+        }
+
+        if (n == max) {
+            break;
+        }
+
+        w[n].slot = i;
+        w[n].pid = s->pid;
+        w[n].generation = s->generation;
+        w[n].stats = s->stats;
+        w[n].mstats = s->mstats;
+
+        if (s->rpc) {
+            w[n].rpc = *s->rpc;
+
+        } else {
+            ngx_memzero(&w[n].rpc, sizeof(ngx_kraken_rpc_stats_t));
+        }
+
+        n++;
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    return n;
 }
 
 

@@ -46,6 +46,72 @@ typedef struct {
 } ngx_kraken_media_stats_t;
 
 
+/*
+ * RPC calls a worker took, by method and by answer: a Kraken method, or
+ * "other" for none or an unknown one; success (0), a Kraken error code,
+ * the HTTP status of an answer that is not Kraken's, or "other". The
+ * metrics (ngx_kraken_metrics.c) render them.
+ */
+#define NGX_KRAKEN_RPC_METHODS(X)                                            \
+    X(turn) X(info) X(list) X(publish) X(restart) X(end) X(trickle)          \
+    X(subscribe) X(answer) X(other)
+
+#define NGX_KRAKEN_RPC_CODES(X)                                              \
+    X(KRAKEN_OK)                                                             \
+    X(KRAKEN_ERR_INVALID_PARAMS)                                             \
+    X(KRAKEN_ERR_INVALID_SDP)                                                \
+    X(KRAKEN_ERR_INVALID_CANDIDATE)                                          \
+    X(KRAKEN_ERR_ROOM_FULL)                                                  \
+    X(KRAKEN_ERR_PEER_NOT_FOUND)                                             \
+    X(KRAKEN_ERR_PEER_CLOSED)                                                \
+    X(KRAKEN_ERR_TRACK_NOT_FOUND)                                            \
+    X(KRAKEN_ERR_SERVER_NEW_PEER)                                            \
+    X(KRAKEN_ERR_SERVER_CREATE_OFFER)                                        \
+    X(KRAKEN_ERR_SERVER_SET_LOCAL_OFFER)                                     \
+    X(KRAKEN_ERR_SERVER_NEW_TRACK)                                           \
+    X(KRAKEN_ERR_SERVER_ADD_TRANSCEIVER)                                     \
+    X(KRAKEN_ERR_SERVER_SET_REMOTE_OFFER)                                    \
+    X(KRAKEN_ERR_SERVER_CREATE_ANSWER)                                       \
+    X(KRAKEN_ERR_SERVER_SET_LOCAL_ANSWER)                                    \
+    X(KRAKEN_ERR_SERVER_SET_REMOTE_ANSWER)                                   \
+    X(KRAKEN_ERR_SERVER_TIMEOUT)                                             \
+    X(NGX_HTTP_BAD_REQUEST)                                                  \
+    X(NGX_HTTP_FORBIDDEN)                                                    \
+    X(NGX_HTTP_NOT_FOUND)                                                    \
+    X(NGX_HTTP_REQUEST_ENTITY_TOO_LARGE)                                     \
+    X(NGX_HTTP_INTERNAL_SERVER_ERROR)
+
+#define NGX_KRAKEN_RPC_METHOD_ENUM(name)  NGX_KRAKEN_RPC_METHOD_##name,
+#define NGX_KRAKEN_RPC_CODE_ENUM(code)    NGX_KRAKEN_RPC_##code,
+
+enum {
+    NGX_KRAKEN_RPC_METHODS(NGX_KRAKEN_RPC_METHOD_ENUM)
+    NGX_KRAKEN_RPC_NMETHODS
+};
+
+enum {
+    NGX_KRAKEN_RPC_CODES(NGX_KRAKEN_RPC_CODE_ENUM)
+    NGX_KRAKEN_RPC_CODE_OTHER,
+    NGX_KRAKEN_RPC_NCODES
+};
+
+typedef struct {
+    uint64_t                  calls[NGX_KRAKEN_RPC_NMETHODS]
+                                   [NGX_KRAKEN_RPC_NCODES];
+} ngx_kraken_rpc_stats_t;
+
+
+/* what the metrics read of a live worker */
+typedef struct {
+    ngx_uint_t                slot;
+    ngx_pid_t                 pid;
+    ngx_uint_t                generation;
+    kraken_engine_stats_t     stats;
+    ngx_kraken_media_stats_t  mstats;
+    ngx_kraken_rpc_stats_t    rpc;
+} ngx_kraken_worker_stats_t;
+
+
 /* an engine's load, as X-Kraken-Load tells it to fronts */
 typedef struct {
     ngx_uint_t                cpu;          /* newest generation's average */
@@ -124,6 +190,20 @@ void ngx_kraken_registry_report(kraken_engine_stats_t *st,
  * rooms live (each worker's pid, port and room ids)
  */
 void ngx_kraken_registry_info(void *data, cJSON *state, int details);
+
+/*
+ * Counts an RPC call this worker answered (indexes of the lists above):
+ * only the worker writes its slot's figures, so no lock.
+ */
+void ngx_kraken_registry_count_rpc(ngx_uint_t method, ngx_uint_t code);
+
+/*
+ * The figures of the live workers, at most max of them, copied in one
+ * round of the lock; returns how many were copied, or with w NULL how
+ * many workers live.
+ */
+ngx_uint_t ngx_kraken_registry_workers(ngx_kraken_worker_stats_t *w,
+    ngx_uint_t max);
 
 /* X-Kraken-Load: one pass over the slots, nothing allocated */
 ngx_int_t ngx_kraken_registry_load(ngx_kraken_load_t *load);

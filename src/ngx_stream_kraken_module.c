@@ -46,6 +46,12 @@ static ngx_conf_num_bounds_t  ngx_stream_kraken_bound = {
 };
 
 
+/* a session, its own audio included, holds KRAKEN_SDP_MAX_MEDIA m-lines */
+static ngx_conf_num_bounds_t  ngx_stream_kraken_streams = {
+    ngx_conf_check_num_bounds, 1, KRAKEN_PEER_STREAMS_MAX
+};
+
+
 static ngx_command_t  ngx_stream_kraken_commands[] = {
 
     { ngx_string("kraken_media"),
@@ -131,6 +137,13 @@ static ngx_command_t  ngx_stream_kraken_commands[] = {
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.peer_candidates),
       &ngx_stream_kraken_bound },
+
+    { ngx_string("kraken_peer_streams"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_kraken_srv_conf_t, media.peer_streams),
+      &ngx_stream_kraken_streams },
 
       ngx_null_command
 };
@@ -336,6 +349,7 @@ ngx_stream_kraken_create_srv_conf(ngx_conf_t *cf)
     kscf->media.worker_peers = NGX_CONF_UNSET_UINT;
     kscf->media.worker_connecting = NGX_CONF_UNSET_UINT;
     kscf->media.peer_candidates = NGX_CONF_UNSET_UINT;
+    kscf->media.peer_streams = NGX_CONF_UNSET_UINT;
 
     return kscf;
 }
@@ -371,6 +385,9 @@ ngx_stream_kraken_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->media.worker_connecting, 1000);
     ngx_conf_merge_uint_value(conf->media.peer_candidates,
                               prev->media.peer_candidates, 64);
+    ngx_conf_merge_uint_value(conf->media.peer_streams,
+                              prev->media.peer_streams,
+                              KRAKEN_PEER_STREAMS_MAX);
 
     return NGX_CONF_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * The JSON-RPC core without nginx: Kraken's id rule, the envelope, the
  * room a call is routed by, the TURN credential, ids holding a NUL, the
- * uid binding and the privacy of info.
+ * uid binding, publish's limit without a callback and the privacy of
+ * info.
  */
 
 #include <stdarg.h>
@@ -360,6 +361,31 @@ fake_info(void *data, cJSON *state, int details)
 
 
 static void
+test_publish_takes_limit_with_an_empty_callback(void **state)
+{
+    char  d[256];
+
+    /* without a media plane, a call that passed its checks is 5003000 */
+    assert_int_equal(CALL_CODE("{\"method\":\"publish\",\"params\":[\"r\","
+                               "\"u\",\"{\\\"type\\\":\\\"offer\\\","
+                               "\\\"sdp\\\":\\\"v=0\\\"}\",2,\"\"]}", d),
+                     5003000);
+    assert_int_equal(CALL_CODE("{\"method\":\"publish\",\"params\":[\"r\","
+                               "\"u\",\"{\\\"type\\\":\\\"offer\\\","
+                               "\\\"sdp\\\":\\\"v=0\\\"}\",\"2\",\"\"]}",
+                               d),
+                     5003000);
+
+    /* a limit that is not an integer, a callback not https: Kraken's */
+    assert_int_equal(CALL_CODE("{\"method\":\"publish\",\"params\":[\"r\","
+                               "\"u\",\"o\",\"2x\",\"\"]}", d), 5001000);
+    assert_int_equal(CALL_CODE("{\"method\":\"publish\",\"params\":[\"r\","
+                               "\"u\",\"o\",2,\"http://a\"]}", d), 5001000);
+    assert_string_equal(d, "invalid callback value http://a");
+}
+
+
+static void
 test_info_asks_for_details_only_when_configured(void **state)
 {
     char              *out;
@@ -397,6 +423,7 @@ main(void)
         cmocka_unit_test(test_turn_credential_is_hmac_sha1_of_the_username),
         cmocka_unit_test(test_ids_holding_a_nul_are_invalid_params),
         cmocka_unit_test(test_uid_binding_refuses_calls_naming_another_uid),
+        cmocka_unit_test(test_publish_takes_limit_with_an_empty_callback),
         cmocka_unit_test(test_info_asks_for_details_only_when_configured),
     };
 
