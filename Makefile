@@ -108,7 +108,7 @@ test: deps-test module unit prove
 SANITIZE_T := t/001-build.t t/002-rpc-params.t t/003-rpc-envelope.t \
               t/024-attacks.t t/029-media-port.t t/033-forward-stopped-owner.t \
               t/036-one-port-handoff.t t/037-bounds.t t/050-capabilities.t \
-              t/051-uid-bind.t
+              t/047-callback-allow.t t/051-uid-bind.t
 
 test-sanitize:
 	@$(MAKE) --no-print-directory SANITIZE=1 \

@@ -539,6 +539,35 @@ kraken_dtls_timer(kraken_dtls_t *d, uint64_t now_ms, uint64_t *next_ms)
 
 
 int
+kraken_dtls_shutdown(kraken_dtls_t *d)
+{
+    int  rc;
+
+    if (d->state != KRAKEN_DTLS_CONNECTED
+        || (SSL_get_shutdown(d->ssl) & SSL_SENT_SHUTDOWN))
+    {
+        return -1;
+    }
+
+    ERR_clear_error();
+
+    /* 0: sent, the peer's close_notify is not awaited (it has no use) */
+    rc = SSL_shutdown(d->ssl);
+
+    ERR_clear_error();
+
+    return rc < 0 ? -1 : 0;
+}
+
+
+int
+kraken_dtls_closed_by_peer(kraken_dtls_t *d)
+{
+    return (SSL_get_shutdown(d->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
+}
+
+
+int
 kraken_dtls_state(kraken_dtls_t *d)
 {
     return d->state;

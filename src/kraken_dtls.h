@@ -89,6 +89,16 @@ int kraken_dtls_timer(kraken_dtls_t *d, uint64_t now_ms, uint64_t *next_ms);
 
 int kraken_dtls_state(kraken_dtls_t *d);
 
+/*
+ * Ends a connected association: queues our close_notify alert (RFC 5246
+ * 7.2.1), to be taken with kraken_dtls_output(). Returns 0, or -1 when
+ * the association is not connected or was ended already.
+ */
+int kraken_dtls_shutdown(kraken_dtls_t *d);
+
+/* 1 when the peer's close_notify arrived (the state is then FAILED). */
+int kraken_dtls_closed_by_peer(kraken_dtls_t *d);
+
 /* After KRAKEN_DTLS_CONNECTED: the negotiated profile and keys. */
 int kraken_dtls_srtp_keys(kraken_dtls_t *d, kraken_srtp_keys_t *keys);
 

@@ -448,6 +448,35 @@ kraken_engine_timer(kraken_engine_t *e, uint64_t now)
 }
 
 
+int
+kraken_engine_shutdown(kraken_engine_t *e, uint64_t now)
+{
+    int             n;
+    kraken_room_t  *r;
+    kraken_peer_t  *p;
+
+    n = 0;
+
+    for (r = e->all_rooms; r; r = r->all_next) {
+
+        for (p = r->peers; p; p = p->room_next) {
+
+            if (p->closed) {
+                continue;
+            }
+
+            n += kraken_peer_bye(p);
+
+            kraken_peer_close(p, now, "the worker exits");
+        }
+    }
+
+    kraken_engine_flush(e);
+
+    return n;
+}
+
+
 void
 kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st)
 {

@@ -62,6 +62,18 @@ typedef int (*kraken_room_admit_pt)(void *data, const char *rid);
 typedef void (*kraken_addr_event_pt)(void *data, const struct sockaddr *sa,
     socklen_t len, int added);
 
+/*
+ * Kraken's on-track callback: the first Opus packet of a publisher that
+ * published with a callback url arrived. Called once per track; from
+ * then on the engine forwards nothing of that publisher (its packets are
+ * dropped, as counted in callback_held; Kraken does not forward them
+ * either) until the caller answers kraken_engine_callback_done(), which
+ * it may do from within this call. The url is the publish's, valid
+ * during the call only. A deadline for the answer is the caller's.
+ */
+typedef void (*kraken_ontrack_pt)(void *data, const char *rid,
+    const char *uid, const char *cid, const char *url);
+
 /* kraken_engine_input(): the datagram belongs to another engine */
 #define KRAKEN_INPUT_OK       0
 #define KRAKEN_INPUT_FOREIGN  1
@@ -90,6 +102,10 @@ typedef struct {
     unsigned         ufrag_tag;
     kraken_addr_event_pt  addr_event;   /* may be NULL */
     void            *addr_event_data;
+
+    /* NULL: a publish with a callback url is 5001000 */
+    kraken_ontrack_pt  ontrack;
+    void            *ontrack_data;
 
     /* bounds, 0: none; publish answers 5002000 or 5003000 beyond them */
     unsigned         max_room_peers;    /* live peers of one room */
@@ -121,7 +137,9 @@ typedef struct {
     X(unknown_source, "non-STUN from an address no check admitted")          \
     X(malformed, "not STUN, DTLS or RTP at all")                             \
     X(oversize, "datagrams too large to forward")                            \
-    X(ssrc_refused, "RTP from a source the peer may not use")
+    X(ssrc_refused, "RTP from a source the peer may not use")                \
+    X(callback_held, "RTP of a publisher its on-track callback has not "     \
+      "admitted yet")
 
 #define KRAKEN_ENGINE_TIMEOUTS(X)                                            \
     X(connect_timeout, "peers closed: no media within the connect timeout")  \
@@ -137,7 +155,11 @@ typedef struct {
     X(rtp_received_bytes, "bytes of RTP received, without SRTP's trailer")   \
     X(rtp_forwarded, "RTP packets forwarded")                                \
     X(rtp_forwarded_bytes, "bytes of RTP forwarded, without SRTP's trailer") \
-    X(rtcp_received, "RTCP packets received")
+    X(rtcp_received, "RTCP packets received")                                \
+    X(callback_calls, "on-track callbacks asked for")                        \
+    X(callback_admitted, "publishers an on-track callback admitted")         \
+    X(callback_refused, "peers closed: their on-track callback refused "     \
+      "them or failed")
 
 #define KRAKEN_ENGINE_COUNTERS(X)                                            \
     KRAKEN_ENGINE_DROPS(X)                                                   \
@@ -231,8 +253,24 @@ int kraken_engine_answer(kraken_engine_t *e, const char *rid,
     const char *uid, const char *cid, const char *sdp, uint64_t now_ms,
     kraken_error_t *err);
 
+/*
+ * The answer to a kraken_ontrack_pt call: ok, the publisher's audio is
+ * forwarded from now on; not ok, the peer is closed ("callback refused").
+ * Returns KRAKEN_OK, or an error code when no peer of that track waits
+ * for it (closed meanwhile, replaced, or answered already): nothing to do.
+ */
+int kraken_engine_callback_done(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *cid, int ok, uint64_t now_ms);
+
 /* Appends {"id": uid, "track": cid} of each active peer of rid. */
 int kraken_engine_list(kraken_engine_t *e, const char *rid, cJSON *peers);
+
+/*
+ * The engine's end (its worker exits): every connected peer is sent a
+ * DTLS close_notify, through conf->send before this returns, and every
+ * peer is closed. Returns the number of close_notify alerts sent.
+ */
+int kraken_engine_shutdown(kraken_engine_t *e, uint64_t now_ms);
 
 void kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st);
 

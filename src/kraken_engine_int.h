@@ -32,9 +32,17 @@
 #define KRAKEN_MID_MAX          999999  /* numeric mids of an offer */
 #define KRAKEN_RR_INTERVAL      1000
 #define KRAKEN_DTLS_LINGER      10000   /* ms DTLS outlives the handshake */
+#define KRAKEN_BYE_SIZE         128     /* a close_notify record, sealed */
 #define KRAKEN_TRIM_INTERVAL    10000   /* ms between heap trims for frees */
 #define KRAKEN_SSRC_PINS        5       /* RTP sources of one peer: the
                                            declared one and 4 more */
+
+/* a publisher's on-track callback (kraken_ontrack_pt) */
+enum {
+    KRAKEN_GATE_NONE = 0,               /* no callback, or not called yet */
+    KRAKEN_GATE_WAITING,                /* called: its audio is held */
+    KRAKEN_GATE_OPEN                    /* admitted */
+};
 
 /* m-line slots of a peer's session */
 enum {
@@ -126,6 +134,9 @@ struct kraken_peer_s {
     kraken_dtls_t    *dtls;
     uint64_t          connected_at;
     uint64_t          dtls_deadline;
+    uint8_t           bye[KRAKEN_BYE_SIZE];  /* our close_notify, kept
+                                                when dtls is freed */
+    size_t            bye_len;
     kraken_srtp_t    *srtp;
     kraken_sdp_fingerprint_t  remote_fp;
     kraken_pin_t      pins[KRAKEN_SSRC_PINS];
@@ -137,6 +148,8 @@ struct kraken_peer_s {
     char              fmtp[256];
     int               has_track;
     int               forwarded;        /* its audio reached someone */
+    char             *callback;         /* NULL: none; malloc'd */
+    int               gate;             /* KRAKEN_GATE_* */
     uint32_t          local_ssrc;       /* sender SSRC of our RTCP */
     kraken_rtp_stats_t  stats;
     uint64_t          next_rr;
@@ -223,6 +236,8 @@ kraken_peer_t *kraken_lookup(kraken_engine_t *e, const char *rid,
 /* kraken_peer.c */
 void kraken_peer_close(kraken_peer_t *p, uint64_t now, const char *why);
 void kraken_peer_free(kraken_peer_t *p);
+void kraken_peer_dtls_release(kraken_peer_t *p);
+int kraken_peer_bye(kraken_peer_t *p);
 char *kraken_strdup(const char *s);
 
 /* kraken_transport.c */

@@ -83,7 +83,84 @@ kraken_peer_free(kraken_peer_t *p)
 
     free(p->slots);
     free(p->fanout);
+    free(p->callback);
     free(p);
+}
+
+
+/*
+ * Once a connected peer's keys are in use its SSL object is only memory:
+ * it goes, and what it would say last, our close_notify, is sealed now and
+ * kept. No DTLS record of ours follows it, so its sequence number stays
+ * one the peer accepts.
+ */
+
+void
+kraken_peer_dtls_release(kraken_peer_t *p)
+{
+    p->bye_len = 0;
+
+    /* whatever the handshake left unsent comes first: it is not sent */
+    while (kraken_dtls_output(p->dtls, p->bye, sizeof(p->bye))) {
+        /* void */
+    }
+
+    if (kraken_dtls_shutdown(p->dtls) == 0) {
+        p->bye_len = kraken_dtls_output(p->dtls, p->bye, sizeof(p->bye));
+    }
+
+    kraken_dtls_free(p->dtls);
+    p->dtls = NULL;
+}
+
+
+/*
+ * A connected peer is told that we end the association (RFC 6347 4.2.7,
+ * close_notify), so its DTLS transport closes at once rather than after
+ * ICE consent fails: the alert is queued in the output batch. Returns 1
+ * when it was, 0 when the peer has no association to end.
+ */
+
+int
+kraken_peer_bye(kraken_peer_t *p)
+{
+    size_t              n;
+    kraken_engine_t    *e;
+    kraken_datagram_t  *dg;
+
+    if (p->closed || p->srtp == NULL || !p->path.linked) {
+        return 0;
+    }
+
+    e = p->engine;
+
+    if (p->dtls) {
+        if (kraken_dtls_shutdown(p->dtls) != 0) {
+            return 0;
+        }
+
+        for ( ;; ) {
+            dg = kraken_out_next(e);
+
+            n = kraken_dtls_output(p->dtls, dg->buf, sizeof(dg->buf));
+            if (n == 0) {
+                return 1;
+            }
+
+            kraken_out_commit(e, p, dg, n);
+        }
+    }
+
+    if (p->bye_len == 0) {
+        return 0;
+    }
+
+    dg = kraken_out_next(e);
+    memcpy(dg->buf, p->bye, p->bye_len);
+    kraken_out_commit(e, p, dg, p->bye_len);
+    p->bye_len = 0;
+
+    return 1;
 }
 
 

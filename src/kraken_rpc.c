@@ -293,6 +293,37 @@ kraken_rpc_limit(cJSON *p, long long *limit)
 }
 
 
+/* kraken_rpc_callback(): the checks passed, is the callback allowed? */
+
+static int
+kraken_rpc_screen(kraken_call_t *call, const char *callback)
+{
+    char           reason[64];
+    size_t         i;
+    kraken_url_t   u;
+
+    if (callback[0] == '\0') {
+        call->ctx->screened = 1;
+        return KRAKEN_OK;
+    }
+
+    if (kraken_url_parse(callback, strlen(callback), &u, reason,
+                         sizeof(reason))
+        == 0)
+    {
+        for (i = 0; i < call->ctx->nallow; i++) {
+            if (kraken_url_under(&u, &call->ctx->allow[i])) {
+                call->ctx->screened = 1;
+                return KRAKEN_OK;
+            }
+        }
+    }
+
+    return kraken_rpc_fail(call, KRAKEN_ERR_INVALID_PARAMS, "%s",
+                           "invalid callback, not allowed");
+}
+
+
 static int
 kraken_rpc_publish(kraken_call_t *call)
 {
@@ -329,7 +360,9 @@ kraken_rpc_publish(kraken_call_t *call)
         }
 
         /* unlike Kraken, an empty callback is none: limit alone */
-        if (callback[0] != '\0' && strncmp(callback, "https://", 8) != 0) {
+        if ((call->nul & (1u << 4))
+            || (callback[0] != '\0' && strncmp(callback, "https://", 8) != 0))
+        {
             return kraken_rpc_fail(call, KRAKEN_ERR_INVALID_PARAMS,
                                    "invalid callback value %.200s",
                                    callback);
@@ -359,8 +392,13 @@ kraken_rpc_publish(kraken_call_t *call)
         return call->err.code;
     }
 
-    if (callback[0]) {
-        /* never silently ignored: the on-track callback is not built yet */
+    if (call->ctx->screen) {
+        free(sdp);
+        return kraken_rpc_screen(call, callback);
+    }
+
+    if (callback[0] && !call->ctx->callbacks) {
+        /* never silently ignored: no requests are made here */
         free(sdp);
         return kraken_rpc_fail(call, KRAKEN_ERR_INVALID_PARAMS, "%s",
                                "callback not supported");
@@ -1075,6 +1113,57 @@ kraken_rpc_bound(const char *body, size_t len, const char *identity,
     return kraken_rpc_error(body, len, KRAKEN_ERR_INVALID_PARAMS,
                             "invalid uid, not bound to this caller", out,
                             outlen);
+}
+
+
+int
+kraken_rpc_callback(const char *body, size_t len, const kraken_url_t *allow,
+    size_t n, char **out, size_t *outlen)
+{
+    int                size, status;
+    cJSON             *root, *id, *method, *params, *callback;
+    const char        *why;
+    kraken_rpc_ctx_t   ctx;
+
+    *out = NULL;
+    *outlen = 0;
+
+    root = kraken_rpc_envelope(body, len, &id, &method, &params, &why);
+    if (root == NULL) {
+        return 0;
+    }
+
+    size = cJSON_GetArraySize(params);
+    callback = (cJSON_IsString(method)
+                && strcmp(method->valuestring, "publish") == 0 && size == 5)
+               ? cJSON_GetArrayItem(params, 4) : NULL;
+
+    /* only a callback that is (or hides behind a NUL) a url is screened */
+    if (!cJSON_IsString(callback)
+        || (callback->valuestring[0] == '\0'
+            && !(kraken_rpc_nul(body, len, params) & (1u << 4))))
+    {
+        cJSON_Delete(root);
+        return 0;
+    }
+
+    cJSON_Delete(root);
+
+    memset(&ctx, 0, sizeof(kraken_rpc_ctx_t));
+    ctx.allow = allow;
+    ctx.nallow = n;
+    ctx.screen = 1;
+
+    status = kraken_rpc_handle(&ctx, body, len, out, outlen);
+
+    if (ctx.screened && status == 200) {
+        free(*out);
+        *out = NULL;
+        *outlen = 0;
+        return 0;
+    }
+
+    return status;
 }
 
 

@@ -13,6 +13,7 @@
 #include <cJSON.h>
 
 #include "kraken_engine.h"
+#include "kraken_url.h"
 
 typedef struct {
     kraken_engine_t  *engine;
@@ -30,6 +31,21 @@ typedef struct {
     void            (*info)(void *data, cJSON *state, int details);
     void             *info_data;
     int               info_details;     /* kraken_info_details on */
+
+    /*
+     * A publish's non-empty callback goes to the engine (its conf.ontrack
+     * makes the request) only when set, else it is 5001000: the glue
+     * sets it where it runs the requests, as every call reaching
+     * kraken_rpc_handle() passed kraken_rpc_callback() in the worker
+     * that accepted it.
+     */
+    int               callbacks;
+
+    /* kraken_rpc_callback()'s own: the allowlist, and the outcome */
+    const kraken_url_t  *allow;
+    size_t            nallow;
+    int               screen;           /* publish stops after its checks */
+    int               screened;         /* ... and they passed */
 } kraken_rpc_ctx_t;
 
 
@@ -60,6 +76,18 @@ int kraken_rpc_room(const char *body, size_t len, char *room, size_t cap);
  */
 int kraken_rpc_bound(const char *body, size_t len, const char *identity,
     size_t identity_len, char **out, size_t *outlen);
+
+/*
+ * The callback allowlist (kraken_callback_allow): a publish whose
+ * callback (params[4]) is a non-empty string not under one of the n
+ * prefixes (none: any) is refused with 5001000, in the order of Kraken's
+ * checks (a bad limit is still reported as such). Returns 0 when the
+ * call may run, else the HTTP status of the refusal, its envelope in
+ * *out (malloc()ed). Like kraken_rpc_bound(), checked by the worker that
+ * accepted the call, before it is forwarded.
+ */
+int kraken_rpc_callback(const char *body, size_t len,
+    const kraken_url_t *allow, size_t n, char **out, size_t *outlen);
 
 /*
  * A Kraken error envelope for a call that could not run (e.g. its room's

@@ -390,6 +390,11 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
 
     sdp = e->sdp;
 
+    if (callback && callback[0] && e->conf.ontrack == NULL) {
+        return kraken_error_set(err, KRAKEN_ERR_INVALID_PARAMS, "%s",
+                                "callback not supported");
+    }
+
     if (kraken_sdp_parse(sdp, text, strlen(text), perr, sizeof(perr)) != 0) {
         return kraken_error_set(err, KRAKEN_ERR_INVALID_SDP, "%s", perr);
     }
@@ -463,6 +468,16 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
 
     p->session_id &= 0x7fffffff;
 
+    if (callback && callback[0]) {
+        p->callback = kraken_strdup(callback);
+        if (p->callback == NULL) {
+            kraken_peer_free(p);
+            kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER, "%s",
+                             "out of memory");
+            goto failed;
+        }
+    }
+
     if (kraken_peer_slots_from_offer(p, sdp, err) != KRAKEN_OK) {
         kraken_peer_free(p);
         goto failed;
@@ -517,6 +532,39 @@ failed:
     }
 
     return err->code;
+}
+
+
+int
+kraken_engine_callback_done(kraken_engine_t *e, const char *rid,
+    const char *uid, const char *cid, int ok, uint64_t now_ms)
+{
+    kraken_error_t   err;
+    kraken_peer_t   *p;
+
+    p = kraken_lookup(e, rid, uid, cid, &err);
+    if (p == NULL) {
+        return err.code;
+    }
+
+    if (p->gate != KRAKEN_GATE_WAITING) {
+        return KRAKEN_ERR_PEER_NOT_FOUND;
+    }
+
+    if (!ok) {
+        p->gate = KRAKEN_GATE_NONE;
+        e->counters.callback_refused++;
+        kraken_peer_close(p, now_ms, "callback refused");
+        return KRAKEN_OK;
+    }
+
+    p->gate = KRAKEN_GATE_OPEN;
+    e->counters.callback_admitted++;
+    kraken_log(e, "peer %.64s:%.64s:%s admitted by its callback %llu ms "
+               "after publish", p->room->id, p->uid, p->pub_id,
+               (unsigned long long) (now_ms - p->created));
+
+    return KRAKEN_OK;
 }
 
 

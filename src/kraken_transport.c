@@ -334,9 +334,23 @@ kraken_input_srtp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
         kraken_log(e, "peer %.64s:%.64s:%s first audio %llu ms after "
                    "publish", p->room->id, p->uid, p->pub_id,
                    (unsigned long long) (now - p->created));
+
+        if (p->callback) {
+            /* the caller may answer, and close p, before this returns */
+            p->gate = KRAKEN_GATE_WAITING;
+            e->counters.callback_calls++;
+            e->conf.ontrack(e->conf.ontrack_data, p->room->id, p->uid,
+                            p->cid, p->callback);
+        }
     }
 
     kraken_rtp_stats_update(&p->stats, h.ssrc, h.seq);
+
+    if (p->closed || p->gate == KRAKEN_GATE_WAITING) {
+        /* held: dropped until the callback admits it, as Kraken */
+        e->counters.callback_held++;
+        return;
+    }
 
     forwarded = e->counters.rtp_forwarded;
     kraken_forward(e, p, buf, len, &h, index);
@@ -413,8 +427,7 @@ kraken_peer_timer(kraken_engine_t *e, kraken_peer_t *p, uint64_t now,
      * asked for again, the SSL object is only memory.
      */
     if (p->dtls && p->srtp && now - p->connected_at >= KRAKEN_DTLS_LINGER) {
-        kraken_dtls_free(p->dtls);
-        p->dtls = NULL;
+        kraken_peer_dtls_release(p);
         *trim = 1;
     }
 

@@ -10,6 +10,7 @@
 
 #include "kraken_error.h"
 #include "kraken_rpc.h"
+#include "ngx_kraken_callback.h"
 #include "ngx_kraken_ipc.h"
 #include "ngx_kraken_media.h"
 #include "ngx_kraken_metrics.h"
@@ -18,6 +19,7 @@
 
 typedef struct {
     ngx_kraken_ipc_conf_t     forward;
+    ngx_kraken_callback_conf_t  callback;
 } ngx_http_kraken_main_conf_t;
 
 
@@ -59,6 +61,8 @@ typedef struct {
     ngx_str_t                 turn_secret;
     ngx_http_complex_value_t *uid_bind;
     ngx_array_t              *cors_origins; /* NULL: "*" */
+    ngx_array_t              *callback_allow;   /* kraken_url_t; NULL:
+                                                   no callback */
 } ngx_http_kraken_loc_conf_t;
 
 
@@ -69,6 +73,8 @@ static void ngx_http_kraken_describe(ngx_http_request_t *r,
 static void ngx_http_kraken_copy(ngx_pool_t *pool, ngx_str_t *dst,
     cJSON *item, size_t max);
 static ngx_int_t ngx_http_kraken_bind(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_kraken_callback(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_kraken_place(ngx_http_request_t *r,
     ngx_str_t *body, u_char *room, size_t len);
@@ -125,6 +131,10 @@ static char *ngx_http_kraken_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kraken_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_kraken_callback_allow(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_kraken_init_callback(ngx_conf_t *cf,
+    ngx_http_kraken_main_conf_t *kmcf);
 static ngx_int_t ngx_http_kraken_init_process(ngx_cycle_t *cycle);
 
 
@@ -156,6 +166,13 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kraken_loc_conf_t, uid_bind),
+      NULL },
+
+    { ngx_string("kraken_callback_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_kraken_callback_allow,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("kraken_info_details"),
@@ -205,6 +222,27 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_kraken_main_conf_t, forward.pending),
+      NULL },
+
+    { ngx_string("kraken_callback_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, callback.trusted),
+      NULL },
+
+    { ngx_string("kraken_callback_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, callback.timeout),
+      NULL },
+
+    { ngx_string("kraken_callback_pending"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_kraken_main_conf_t, callback.pending),
       NULL },
 
       ngx_null_command
@@ -364,8 +402,13 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
 
     ngx_http_kraken_describe(r, kctx, &body);
 
-    /* the uid binding is checked here, before the call is forwarded */
-    if (ngx_http_kraken_bind(r, &body) != NGX_DECLINED) {
+    /*
+     * the uid binding and the callback allowlist are checked here,
+     * before the call is forwarded: the owner runs what reaches it
+     */
+    if (ngx_http_kraken_bind(r, &body) != NGX_DECLINED
+        || ngx_http_kraken_callback(r, &body) != NGX_DECLINED)
+    {
         return;
     }
 
@@ -423,6 +466,7 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     ctx.engine = ngx_kraken_media_engine();
     ctx.now = ngx_time();
     ctx.now_ms = ngx_current_msec;
+    ctx.callbacks = ngx_kraken_callback_enabled();
 
     if (ctx.engine) {
         ctx.info = ngx_kraken_registry_info;
@@ -625,6 +669,55 @@ ngx_http_kraken_bind(ngx_http_request_t *r, ngx_str_t *body)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "kraken: call refused, its uid is not \"%V\"", &identity);
+
+    if (out == NULL
+        || ngx_http_kraken_cors(r) == NGX_ERROR
+        || ngx_http_kraken_route_header(r) != NGX_OK)
+    {
+        free(out);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_kraken_send(r, status, (u_char *) out, outlen);
+    free(out);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_OK;
+}
+
+
+/*
+ * kraken_callback_allow: a publish whose callback is not under an allowed
+ * prefix (without the directive: any non-empty callback) is answered
+ * 5001000 by the worker that accepted it, before it could be forwarded.
+ * NGX_DECLINED: the call goes on; otherwise r is finalized.
+ */
+
+static ngx_int_t
+ngx_http_kraken_callback(ngx_http_request_t *r, ngx_str_t *body)
+{
+    int                          status;
+    char                        *out;
+    size_t                       outlen, n;
+    ngx_int_t                    rc;
+    kraken_url_t                *allow;
+    ngx_http_kraken_loc_conf_t  *klcf;
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    allow = klcf->callback_allow ? klcf->callback_allow->elts : NULL;
+    n = klcf->callback_allow ? klcf->callback_allow->nelts : 0;
+
+    status = kraken_rpc_callback((const char *) body->data, body->len,
+                                 allow, n, &out, &outlen);
+    if (status == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "kraken: publish refused by its callback's checks");
 
     if (out == NULL
         || ngx_http_kraken_cors(r) == NGX_ERROR
@@ -955,6 +1048,7 @@ ngx_http_kraken_ipc_rpc(u_char *body, size_t len, char **out,
     ctx.engine = ngx_kraken_media_engine();
     ctx.now = ngx_time();
     ctx.now_ms = ngx_current_msec;
+    ctx.callbacks = ngx_kraken_callback_enabled();
     ctx.info = ngx_kraken_registry_info;
     ctx.info_data = ctx.engine;
 
@@ -1755,8 +1849,18 @@ ngx_http_kraken_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     kmcf->callback.trusted = { 0, NULL };
+     *     kmcf->callback.ssl = NULL;
+     *     kmcf->callback.resolver = NULL;
+     */
+
     kmcf->forward.timeout = NGX_CONF_UNSET_MSEC;
     kmcf->forward.pending = NGX_CONF_UNSET;
+    kmcf->callback.timeout = NGX_CONF_UNSET_MSEC;
+    kmcf->callback.pending = NGX_CONF_UNSET;
 
     return kmcf;
 }
@@ -1773,6 +1877,67 @@ ngx_http_kraken_init_main_conf(ngx_conf_t *cf, void *conf)
     if (kmcf->forward.pending < 1) {
         return "kraken_forward_pending must be at least 1";
     }
+
+    ngx_conf_init_msec_value(kmcf->callback.timeout, 10000);
+    ngx_conf_init_value(kmcf->callback.pending, 256);
+
+    if (kmcf->callback.pending < 1) {
+        return "kraken_callback_pending must be at least 1";
+    }
+
+    return ngx_http_kraken_init_callback(cf, kmcf);
+}
+
+
+/*
+ * The on-track requests' TLS: TLSv1.2 and 1.3, peers verified against
+ * kraken_callback_trusted_certificate (without it no request is made,
+ * and a callback stays 5001000); names resolved by the http block's
+ * resolver.
+ */
+
+static char *
+ngx_http_kraken_init_callback(ngx_conf_t *cf,
+    ngx_http_kraken_main_conf_t *kmcf)
+{
+    ngx_ssl_t                 *ssl;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (kmcf->callback.trusted.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    kmcf->callback.resolver = clcf->resolver;
+
+    ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (ssl == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ssl->log = cf->log;
+
+    if (ngx_ssl_create(ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(ssl);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = ssl;
+
+    if (ngx_ssl_trusted_certificate(cf, ssl, &kmcf->callback.trusted, 4)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    kmcf->callback.ssl = ssl;
 
     return NGX_CONF_OK;
 }
@@ -1801,6 +1966,7 @@ ngx_http_kraken_create_loc_conf(ngx_conf_t *cf)
     klcf->placement = NGX_CONF_UNSET;
     klcf->uid_bind = NGX_CONF_UNSET_PTR;
     klcf->cors_origins = NGX_CONF_UNSET_PTR;
+    klcf->callback_allow = NGX_CONF_UNSET_PTR;
 
     return klcf;
 }
@@ -1818,6 +1984,8 @@ ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->placement, prev->placement, 0);
     ngx_conf_merge_ptr_value(conf->uid_bind, prev->uid_bind, NULL);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    ngx_conf_merge_ptr_value(conf->callback_allow, prev->callback_allow,
+                             NULL);
     ngx_conf_merge_str_value(conf->turn_server, prev->turn_server, "");
     ngx_conf_merge_str_value(conf->turn_secret, prev->turn_secret, "");
 
@@ -1866,6 +2034,63 @@ ngx_http_kraken_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * kraken_cors_origin * | origin ...: each origin may hold variables, and
  * one whose value is the request's Origin allows it.
  */
+
+/*
+ * kraken_callback_allow https://host[:port][/path-prefix] ...: parsed as
+ * a client's callback will be, and compared with it part by part.
+ */
+
+static char *
+ngx_http_kraken_callback_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kraken_loc_conf_t  *klcf = conf;
+
+    char           err[64];
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    kraken_url_t  *u;
+
+    if (klcf->callback_allow != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    klcf->callback_allow = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                            sizeof(kraken_url_t));
+    if (klcf->callback_allow == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        u = ngx_array_push(klcf->callback_allow);
+        if (u == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (kraken_url_parse((const char *) value[i].data, value[i].len, u,
+                             err, sizeof(err))
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid callback prefix \"%V\": %s",
+                               &value[i], err);
+            return NGX_CONF_ERROR;
+        }
+
+        /* "?..." in a prefix would look compared, and is not */
+        if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '?')) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid callback prefix \"%V\": a query",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
 
 static char *
 ngx_http_kraken_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1954,6 +2179,7 @@ ngx_http_kraken_init_process(ngx_cycle_t *cycle)
     /* before the stream part starts the media plane and its forwarding */
     ngx_kraken_ipc_init(&kmcf->forward);
     ngx_kraken_media_set_rpc(ngx_http_kraken_ipc_rpc);
+    ngx_kraken_callback_set_conf(&kmcf->callback);
 
     return NGX_OK;
 }

@@ -10,6 +10,7 @@
 
 #include <sys/resource.h>
 
+#include "ngx_kraken_callback.h"
 #include "ngx_kraken_media.h"
 #include "ngx_kraken_registry.h"
 #include "ngx_kraken_ipc.h"
@@ -33,6 +34,13 @@
 /* the window of the CPU and packet rate figures (X-Kraken-Load), ms */
 #define NGX_KRAKEN_LOAD_WINDOW 1000
 
+/*
+ * Told to quit after a newer configuration was loaded, how long a worker
+ * waits for a worker of it to be alive before it takes it for nginx
+ * quitting, ms
+ */
+#define NGX_KRAKEN_SUCCESSOR_WAIT  1000
+
 
 static ngx_int_t ngx_kraken_media_socket(ngx_cycle_t *cycle,
     ngx_stream_kraken_main_conf_t *kmcf);
@@ -44,6 +52,8 @@ static void ngx_kraken_media_input(struct sockaddr *from, socklen_t len,
 static void ngx_kraken_media_input_done(void);
 static void ngx_kraken_media_timer_handler(ngx_event_t *ev);
 static void ngx_kraken_media_load(kraken_engine_stats_t *st);
+static ngx_int_t ngx_kraken_media_quitting(ngx_log_t *log,
+    kraken_engine_stats_t *st);
 static ngx_int_t ngx_kraken_media_drain(ngx_log_t *log,
     kraken_engine_stats_t *st);
 static void ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n);
@@ -69,6 +79,10 @@ static ngx_kraken_media_stats_t  ngx_kraken_mstats;
 static ngx_uint_t         ngx_kraken_draining;
 static ngx_msec_t         ngx_kraken_drain_start;
 static ngx_msec_t         ngx_kraken_drain_connected;
+
+/* since when a newer configuration has no live worker, when waiting */
+static ngx_uint_t         ngx_kraken_successor_waiting;
+static ngx_msec_t         ngx_kraken_successor_since;
 static time_t             ngx_kraken_send_logged;
 
 /* where the current load window began: CPU time (us), RTP forwarded */
@@ -180,6 +194,8 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     ecf.ufrag_tag = (unsigned) ngx_kraken_slot + 1;
     ecf.addr_event = ngx_kraken_media_addr_event;
     ecf.addr_event_data = NULL;
+    ecf.ontrack = ngx_kraken_callback_ontrack;
+    ecf.ontrack_data = NULL;
 
     ngx_kraken_engine = kraken_engine_create(&ecf, err, sizeof(err));
     if (ngx_kraken_engine == NULL) {
@@ -353,6 +369,23 @@ ngx_kraken_media_watch(ngx_cycle_t *cycle, ngx_socket_t fd, size_t sockbuf,
 void
 ngx_kraken_media_exit_process(ngx_cycle_t *cycle)
 {
+    int  n;
+
+    /*
+     * Whatever ends the worker (nginx quits or stops, the drain ended),
+     * its connected peers hear a DTLS close_notify now, sent before the
+     * socket closes; nothing waits for it to arrive.
+     */
+    if (ngx_kraken_engine && ngx_kraken_udp) {
+        n = kraken_engine_shutdown(ngx_kraken_engine, ngx_current_msec);
+
+        if (n) {
+            ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                          "kraken: worker exits, DTLS close_notify sent "
+                          "to %d peers", n);
+        }
+    }
+
     ngx_kraken_registry_leave();
     ngx_kraken_ipc_close();
 
@@ -539,11 +572,13 @@ ngx_kraken_media_timer_handler(ngx_event_t *ev)
      * After a reload the old worker lives on while it has calls: this
      * timer keeps it, new rooms go to the new workers. ngx_quit: the
      * signal came, ngx_exiting is set once this event loop turn ends.
+     * When nginx itself quits, the worker closes its calls at once.
      */
     ev->cancelable = (st.active_peers == 0);
 
     if ((ngx_exiting || ngx_quit)
-        && ngx_kraken_media_drain(ev->log, &st) == NGX_DONE)
+        && (ngx_kraken_media_quitting(ev->log, &st) == NGX_DONE
+            || ngx_kraken_media_drain(ev->log, &st) == NGX_DONE))
     {
         ngx_kraken_media_exit_process((ngx_cycle_t *) ngx_cycle);
         return;
@@ -599,6 +634,62 @@ ngx_kraken_media_load(kraken_engine_stats_t *st)
     ngx_kraken_load_start = ngx_current_msec;
     ngx_kraken_load_cpu = cpu;
     ngx_kraken_load_rtp = rtp;
+}
+
+
+/*
+ * The master tells a worker to quit (NGX_CMD_QUIT, or SIGQUIT) in the
+ * same way after a reload, on "nginx -s quit" and after SIGWINCH; the
+ * worker cannot tell which from ngx_quit, ngx_exiting or its parent
+ * (a quitting master lives until its last worker exits). What differs is
+ * the registry: a reload loads a newer configuration, whose zone init
+ * counts one generation more, before the master forks its workers and
+ * signals the old ones. No newer configuration: nginx quits, and the
+ * worker closes its calls at once. A newer one with a live worker: a
+ * reload, the worker drains. A newer one without a live worker for
+ * NGX_KRAKEN_SUCCESSOR_WAIT: its workers have not registered yet, that
+ * reload failed after loading (a port it could not bind), or its workers
+ * exited because nginx quits while this older generation drains (the
+ * master does not signal a worker twice): the worker closes its calls.
+ */
+
+static ngx_int_t
+ngx_kraken_media_quitting(ngx_log_t *log, kraken_engine_stats_t *st)
+{
+    ngx_int_t   rc;
+    ngx_msec_t  now;
+
+    now = ngx_current_msec;
+    rc = ngx_kraken_registry_successor();
+
+    if (rc == NGX_OK) {
+        ngx_kraken_successor_waiting = 0;
+        return NGX_OK;
+    }
+
+    if (rc == NGX_AGAIN) {
+        if (!ngx_kraken_successor_waiting) {
+            ngx_kraken_successor_waiting = 1;
+            ngx_kraken_successor_since = now;
+        }
+
+        if (now - ngx_kraken_successor_since < NGX_KRAKEN_SUCCESSOR_WAIT) {
+            return NGX_OK;
+        }
+    }
+
+    if (st->active_peers) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "kraken: nginx quits (%s), worker exits and closes "
+                      "%d peers (%d connected) in %d rooms",
+                      rc == NGX_DECLINED
+                      ? "no newer configuration"
+                      : "no worker of the newer configuration",
+                      st->active_peers, st->connected_peers,
+                      st->active_rooms);
+    }
+
+    return NGX_DONE;
 }
 
 

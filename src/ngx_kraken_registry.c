@@ -431,6 +431,46 @@ ngx_kraken_registry_leave(void)
 }
 
 
+/*
+ * The master loads a configuration (and this zone's init counts one
+ * generation more) before it forks the new workers and tells the old
+ * ones to quit; on "nginx -s quit" it loads none.
+ */
+
+ngx_int_t
+ngx_kraken_registry_successor(void)
+{
+    ngx_int_t           rc;
+    ngx_uint_t          i;
+    ngx_kraken_slot_t  *s;
+
+    if (ngx_kraken_sh == NULL
+        || ngx_kraken_sh->generation <= ngx_kraken_generation)
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_AGAIN;
+
+    ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
+
+    for (i = 0; i < NGX_KRAKEN_MAX_SLOTS; i++) {
+        s = &ngx_kraken_sh->slots[i];
+
+        if (s->generation > ngx_kraken_generation
+            && ngx_kraken_registry_alive(s))
+        {
+            rc = NGX_OK;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
+
+    return rc;
+}
+
+
 ngx_uint_t
 ngx_kraken_registry_self(void)
 {

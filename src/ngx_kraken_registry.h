@@ -146,6 +146,16 @@ ngx_int_t ngx_kraken_registry_addr_owner(struct sockaddr *sa, socklen_t len,
 void ngx_kraken_registry_leave(void);
 
 /*
+ * Whether a newer generation takes over from this worker: NGX_DECLINED
+ * when the master loaded no newer configuration into this registry (nginx
+ * quits, or the old workers of a binary upgrade stop), NGX_OK when a
+ * worker of a newer generation is alive, NGX_AGAIN when a newer
+ * configuration was loaded but none of its workers is (not registered
+ * yet, that reload failed, or they exited: the master quits).
+ */
+ngx_int_t ngx_kraken_registry_successor(void);
+
+/*
  * The slot that owns a room: the one holding it, else the current
  * generation's worker chosen by the room's hash. NGX_DECLINED when no
  * worker is known (the caller handles the call itself).

@@ -10,7 +10,7 @@ pkgs="$pkgs pkg-config gcc make"
 case "$1" in
 test|bench)
     pkgs="$pkgs libcmocka-dev perl chromium iproute2 ca-certificates curl"
-    pkgs="$pkgs dpkg-dev binutils prometheus"
+    pkgs="$pkgs dpkg-dev binutils prometheus openssl"
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     ;;

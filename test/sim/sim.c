@@ -253,7 +253,8 @@ sim_publish_sdp(sim_t *s, int idx, const char *room, const char *uid,
     snprintf(c->uid, sizeof(c->uid), "%s", uid);
 
     answer = NULL;
-    rc = kraken_engine_publish(s->engine, room, uid, sdp, 0, "", s->now,
+    rc = kraken_engine_publish(s->engine, room, uid, sdp, 0,
+                               s->callback ? s->callback : "", s->now,
                                c->track, &answer, err);
     if (rc != KRAKEN_OK) {
         free(answer);

@@ -111,6 +111,7 @@ typedef struct {
     uint64_t             now;
     sim_random_t         rng;
     int                  record;        /* keep sim_seen_t of RTP */
+    const char          *callback;      /* of the next publishes; NULL: "" */
     char                 err[256];
 
     sim_client_t         clients[SIM_MAX_CLIENTS];

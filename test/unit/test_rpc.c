@@ -385,6 +385,96 @@ test_publish_takes_limit_with_an_empty_callback(void **state)
 }
 
 
+/* kraken_rpc_callback(): 0 when the call may run, else its 5001000 */
+
+static char  allowed_why[256];
+
+static int
+allowed(const char *callback, const char **prefixes, size_t n)
+{
+    int            status, code;
+    char          *out, body[512], d[256];
+    size_t         i, outlen;
+    kraken_url_t   allow[4];
+
+    for (i = 0; i < n; i++) {
+        assert_int_equal(kraken_url_parse(prefixes[i], strlen(prefixes[i]),
+                                          &allow[i], d, sizeof(d)), 0);
+    }
+
+    snprintf(body, sizeof(body), "{\"id\":\"b\",\"method\":\"publish\","
+             "\"params\":[\"r\",\"u\",\"{\\\"type\\\":\\\"offer\\\","
+             "\\\"sdp\\\":\\\"v=0\\\"}\",0,%s]}", callback);
+
+    status = kraken_rpc_callback(body, strlen(body), allow, n, &out,
+                                 &outlen);
+    if (status == 0) {
+        assert_null(out);
+        return 0;
+    }
+
+    assert_int_equal(status, 200);
+    assert_non_null(out);
+    code = code_of(out, allowed_why, sizeof(allowed_why));
+    assert_non_null(strstr(out, "\"id\":\"b\""));
+    free(out);
+
+    return code;
+}
+
+
+static void
+test_a_callback_outside_the_allowlist_is_invalid_params(void **state)
+{
+    char        *out;
+    size_t       len;
+    const char  *two[] = { "https://app.example/kraken/",
+                           "https://127.0.0.1:8443/cb" };
+
+    const char  *why = "invalid callback, not allowed";
+
+    /* no allowlist: only an empty callback */
+    assert_int_equal(allowed("\"\"", NULL, 0), 0);
+    assert_int_equal(allowed("\"https://app.example/kraken/x\"", NULL, 0),
+                     5001000);
+    assert_string_equal(allowed_why, why);
+
+    assert_int_equal(allowed("\"\"", two, 2), 0);
+    assert_int_equal(allowed("\"https://app.example/kraken/x\"", two, 2), 0);
+    assert_int_equal(allowed("\"https://127.0.0.1:8443/cb?t=1\"", two, 2),
+                     0);
+    assert_int_equal(allowed("\"https://127.0.0.1:8443/cbx\"", two, 2),
+                     5001000);
+    assert_string_equal(allowed_why, why);
+    assert_int_equal(allowed("\"https://app.example@evil/kraken/\"", two,
+                             2), 5001000);
+    assert_int_equal(allowed("\"https://app.example/kraken/../admin\"", two,
+                             2), 5001000);
+    assert_int_equal(allowed("\"http://app.example/kraken/x\"", two, 2),
+                     5001000);
+    assert_string_equal(allowed_why,
+                        "invalid callback value http://app.example/kraken/x");
+
+    /* a NUL cannot cut a callback down to an allowed or an empty one */
+    assert_int_equal(allowed("\"https://app.example/kraken/x\\u0000@e\"",
+                             two, 2), 5001000);
+    assert_int_equal(allowed("\"\\u0000https://evil/\"", two, 2), 5001000);
+
+    /* not a string: left to the call's own checks */
+    assert_int_equal(allowed("7", NULL, 0), 0);
+
+    /* Kraken's order of checks: a bad limit is reported first */
+    assert_int_equal(kraken_rpc_callback("{\"method\":\"publish\","
+                                         "\"params\":[\"r\",\"u\",\"o\","
+                                         "\"2x\",\"https://x/\"]}", 61,
+                                         NULL, 0, &out, &len), 200);
+    assert_int_equal(code_of(out, allowed_why, sizeof(allowed_why)),
+                     5001000);
+    assert_non_null(strstr(allowed_why, "limit"));
+    free(out);
+}
+
+
 static void
 test_info_asks_for_details_only_when_configured(void **state)
 {
@@ -423,6 +513,8 @@ main(void)
         cmocka_unit_test(test_turn_credential_is_hmac_sha1_of_the_username),
         cmocka_unit_test(test_ids_holding_a_nul_are_invalid_params),
         cmocka_unit_test(test_uid_binding_refuses_calls_naming_another_uid),
+        cmocka_unit_test(
+            test_a_callback_outside_the_allowlist_is_invalid_params),
         cmocka_unit_test(test_publish_takes_limit_with_an_empty_callback),
         cmocka_unit_test(test_info_asks_for_details_only_when_configured),
     };

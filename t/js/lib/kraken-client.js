@@ -333,6 +333,7 @@ function now() {
  *   mungeOffer(sdp) -> sdp   applied to our publish offer before
  *                            setLocalDescription (e.g. Opus on PT 109)
  *   autoRestart              republish on 5002001/5002002 (default true)
+ *   publishExtra             params after the offer: [limit, callback]
  *   log(line)                progress lines (default: none)
  *
  * events: 'published' {track, answer}, 'offer' sections, 'restart' error,
@@ -352,6 +353,7 @@ class Participant extends EventEmitter {
         this.autoRestart = opts.autoRestart !== false;
         this.logFn = opts.log || null;
         this.rpcTimeoutMs = opts.rpcTimeoutMs || 10000;
+        this.publishExtra = opts.publishExtra || [];   /* limit, callback */
 
         this.source = null;
         this.pc = null;
@@ -458,7 +460,8 @@ class Participant extends EventEmitter {
         this.localOffer = pc.localDescription.sdp;
 
         const data = await this.rpc('publish', [
-            JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp })]);
+            JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }),
+            ...this.publishExtra]);
         if (pc !== this.pc) {
             return;
         }
