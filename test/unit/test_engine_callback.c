@@ -287,10 +287,45 @@ test_a_callback_without_an_ontrack_hook_is_invalid_params(void **state)
 }
 
 
+/* Kraken's limit counts the room's live peers with a callback too */
+
+static void
+test_limit_holds_with_a_callback(void **state)
+{
+    char            *answer, track[37];
+    const char      *uids[] = { "a", "b", "c" };
+    kraken_error_t   err;
+    int              i, rc;
+
+    assert_non_null(sim_engine(sim));
+
+    for (i = 0; i < 3; i++) {
+        sim_client_init(sim, i);
+        answer = NULL;
+        rc = kraken_engine_publish(sim->engine, "room", uids[i],
+                                   sim_offer(sim, i, OPUS, "0"), 2, URL,
+                                   sim->now, track, &answer, &err);
+        free(answer);
+        assert_int_equal(rc, i < 2 ? KRAKEN_OK : KRAKEN_ERR_ROOM_FULL);
+    }
+
+    /* a republish of a member replaces it and is not counted twice */
+    sim_client_init(sim, 0);
+    answer = NULL;
+    rc = kraken_engine_publish(sim->engine, "room", "a",
+                               sim_offer(sim, 0, OPUS, "0"), 2, URL,
+                               sim->now, track, &answer, &err);
+    free(answer);
+    assert_int_equal(rc, KRAKEN_OK);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
+        cmocka_unit_test_setup_teardown(test_limit_holds_with_a_callback,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_the_callback_is_called_once_per_track_with_its_ids, setup,
             teardown),
