@@ -121,6 +121,7 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
     u_char                    ip[NGX_SOCKADDR_STRLEN + 1];
     ngx_kraken_media_conf_t  *mcf;
     kraken_engine_conf_t      ecf;
+    kraken_engine_stats_t     st;
 
     mcf = kmcf->media;
 
@@ -203,6 +204,10 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
                       "kraken: engine: %s", err);
         return NGX_ERROR;
     }
+
+    /* the bounds and the mode are known now: an answer may read them */
+    ngx_memzero(&st, sizeof(kraken_engine_stats_t));
+    ngx_kraken_registry_report(&st, &ngx_kraken_mstats);
 
     ngx_kraken_timer.handler = ngx_kraken_media_timer_handler;
     ngx_kraken_timer.log = cycle->log;

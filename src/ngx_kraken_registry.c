@@ -1327,6 +1327,9 @@ ngx_kraken_registry_load(ngx_kraken_load_t *load)
         }
 
         if (s->generation == gen) {
+            /* a worker that just joined may not have reported yet */
+            peers = ngx_max(peers, s->mstats.worker_peers);
+            rooms = ngx_max(rooms, s->mstats.worker_rooms);
             cpu += s->mstats.cpu;
             n++;
         }
