@@ -107,6 +107,26 @@ like($before, qr/^kraken_dtls_handshake_seconds_bucket\{worker="\d+",le="0\.005"
 like($before, qr/^kraken_dtls_handshake_seconds_bucket\{worker="\d+",le="\+Inf"\} \d+$/m,
      'and +Inf');
 
+# the README names every family and every reason the exposition has, so
+# that an operator can look each one up
+my $readme = do {
+    local $/;
+    open my $fh, '<', "$KrakenTest::ROOT/README.md" or die "README: $!";
+    <$fh>;
+};
+my $metrics_doc = $readme =~ /^    kraken_metrics\n(.*?)^---$/ms ? $1 : '';
+ok($metrics_doc ne '', "README.md documents kraken_metrics");
+my %families = map { $_ => 1 } $before =~ /^# TYPE (\S+) /mg;
+for my $family (sort keys %families) {
+    ok(index($metrics_doc, "`$family") >= 0,
+       "README.md names the family $family");
+}
+my %reasons = map { $_ => 1 } $before =~ /,reason="(\w+)"/g;
+for my $reason (sort keys %reasons) {
+    ok(index($metrics_doc, "`$reason`") >= 0,
+       "README.md names the reason $reason");
+}
+
 my $peers0 = value($before, 'kraken_peers') // -1;
 my $ok0 = value($before, 'kraken_rpc_calls_total', method => 'publish',
                 code => 'ok') // 0;
