@@ -330,8 +330,9 @@ $small->assert_clean_log;
 my $bare = KrakenTest->new(workers => 1, location => 'kraken_placement on;',
                            no_start => 1);
 my $bp = $bare->prefix;
-my $tout = `$KrakenTest::NGINX -t -p $bp/ -e logs/error.log`
-           . ` -c conf/nginx.conf 2>&1`;
+my $tcmd = "$KrakenTest::NGINX -t -p $bp/ -e logs/error.log"
+           . ' -c conf/nginx.conf 2>&1';
+my $tout = `$tcmd`;
 ok($? != 0
    && $tout =~ /takes the fronts' addresses in "kraken_placement_from"/,
    'kraken_placement on without kraken_placement_from: a config error')
