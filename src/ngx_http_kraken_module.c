@@ -57,6 +57,7 @@ typedef struct {
     ngx_flag_t                demo;
     ngx_flag_t                info_details;
     ngx_flag_t                placement;
+    ngx_array_t              *placement_from;   /* ngx_cidr_t; NULL: none */
     ngx_str_t                 turn_server;
     ngx_str_t                 turn_secret;
     ngx_http_complex_value_t *uid_bind;
@@ -99,7 +100,10 @@ static ngx_int_t ngx_http_kraken_route_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kraken_holds(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kraken_load_header(ngx_http_request_t *r,
     u_char *data, size_t len);
-static ngx_uint_t ngx_http_kraken_error_code(u_char *data, size_t len);
+static ngx_uint_t ngx_http_kraken_error_code(u_char *data, size_t len,
+    u_char **end);
+static ngx_int_t ngx_http_kraken_busy(ngx_http_request_t *r, u_char *data,
+    size_t len, ngx_str_t *reason);
 static ngx_table_elt_t *ngx_http_kraken_origin(ngx_http_request_t *r);
 static ngx_table_elt_t *ngx_http_kraken_header_in(ngx_http_request_t *r,
     ngx_str_t *name);
@@ -131,6 +135,8 @@ static char *ngx_http_kraken_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kraken_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_kraken_placement_from(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_kraken_callback_allow(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_kraken_init_callback(ngx_conf_t *cf,
@@ -187,6 +193,13 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_kraken_loc_conf_t, placement),
+      NULL },
+
+    { ngx_string("kraken_placement_from"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_kraken_placement_from,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("kraken_cors_origin"),
@@ -490,6 +503,9 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     status = kraken_rpc_handle(&ctx, (const char *) body.data, body.len,
                                &out, &outlen);
 
+    /* X-Kraken-Load counts what this call changed */
+    ngx_kraken_media_report();
+
     if (out == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "kraken: the answer to call \"%V\" could not be "
@@ -751,12 +767,13 @@ static ngx_int_t
 ngx_http_kraken_place(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
     size_t len)
 {
-    size_t             owner_len;
-    ngx_int_t          rc;
-    ngx_str_t          choice, self, owner;
-    ngx_uint_t         ndown, ask;
-    ngx_table_elt_t   *h;
-    ngx_connection_t  *c;
+    size_t                       owner_len;
+    ngx_int_t                    rc;
+    ngx_str_t                    choice, self, owner;
+    ngx_uint_t                   ndown, ask;
+    ngx_table_elt_t             *h;
+    ngx_connection_t            *c;
+    ngx_http_kraken_loc_conf_t  *klcf;
     ngx_str_t          down[NGX_HTTP_KRAKEN_DOWN_MAX];
     u_char             name[NGX_KRAKEN_PLACE_NAME_LEN];
     u_char             addr[NGX_SOCKADDR_STRLEN];
@@ -769,6 +786,17 @@ ngx_http_kraken_place(ngx_http_request_t *r, ngx_str_t *body, u_char *room,
     }
 
     c = r->connection;
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    /* only a front places rooms: from anyone else the call is ordinary */
+    if (klcf->placement_from == NULL
+        || ngx_cidr_match(c->sockaddr, klcf->placement_from) != NGX_OK)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "kraken: X-Kraken-Place from %V ignored: not "
+                       "kraken_placement_from", &c->addr_text);
+        return NGX_DECLINED;
+    }
 
     if (ngx_http_kraken_place_parse(&h->value, &choice, down, &ndown, &ask)
         != NGX_OK)
@@ -1054,6 +1082,9 @@ ngx_http_kraken_ipc_rpc(u_char *body, size_t len, char **out,
 
     status = kraken_rpc_handle(&ctx, (const char *) body, len, out, outlen);
 
+    /* the worker that answers reads this call's figures from the registry */
+    ngx_kraken_media_report();
+
     return (ngx_uint_t) status;
 }
 
@@ -1313,7 +1344,7 @@ ngx_http_kraken_holds(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_kraken_load_header(ngx_http_request_t *r, u_char *data, size_t len)
 {
-    ngx_str_t               value;
+    ngx_str_t               value, reason;
     ngx_uint_t              code;
     ngx_kraken_load_t       load;
     ngx_http_kraken_ctx_t  *kctx;
@@ -1358,7 +1389,7 @@ ngx_http_kraken_load_header(ngx_http_request_t *r, u_char *data, size_t len)
         code = kctx->code;
 
     } else {
-        code = len ? ngx_http_kraken_error_code(data, len) : 0;
+        code = len ? ngx_http_kraken_error_code(data, len, NULL) : 0;
     }
 
     /* $kraken_error and the metrics */
@@ -1377,7 +1408,76 @@ ngx_http_kraken_load_header(ngx_http_request_t *r, u_char *data, size_t len)
 
     value.len = ngx_sprintf(value.data, "%ui", code) - value.data;
 
-    return ngx_http_kraken_add_header(r, "X-Kraken-Code", &value);
+    if (ngx_http_kraken_add_header(r, "X-Kraken-Code", &value) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* X-Kraken-Busy: one of this engine's own bounds refused the call */
+    if (code == KRAKEN_ERR_SERVER_NEW_PEER
+        && ngx_http_kraken_busy(r, data, len, &reason) == NGX_OK)
+    {
+        return ngx_http_kraken_add_header(r, "X-Kraken-Busy", &reason);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A refusal by one of the engine's bounds (kraken_worker_rooms, _peers,
+ * _connecting, the registry's kraken_shm_size) is 5003000 with a
+ * description the engine writes as "server busy: WHAT", and nothing a
+ * client sends can start a description: then WHAT (letters, digits,
+ * spaces) is the reason. Any other 5003000 (a malformed fingerprint, no
+ * media plane) is NGX_DECLINED: it says nothing of the engine's load.
+ */
+
+static ngx_int_t
+ngx_http_kraken_busy(ngx_http_request_t *r, u_char *data, size_t len,
+    ngx_str_t *reason)
+{
+    u_char  *p, *last, *start;
+
+    static u_char  busy[] = ",\"description\":\"server busy: ";
+
+    if (data == NULL
+        || ngx_http_kraken_error_code(data, len, &p)
+           != KRAKEN_ERR_SERVER_NEW_PEER)
+    {
+        return NGX_DECLINED;
+    }
+
+    last = data + len;
+
+    if ((size_t) (last - p) < sizeof(busy) - 1
+        || ngx_strncmp(p, busy, sizeof(busy) - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    start = p + sizeof(busy) - 1;
+
+    for (p = start; p < last && p - start < 64; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == ' '))
+        {
+            break;
+        }
+    }
+
+    if (p == start || p == last || *p != '"') {
+        return NGX_DECLINED;
+    }
+
+    reason->len = p - start;
+    reason->data = ngx_pnalloc(r->pool, reason->len);
+    if (reason->data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(reason->data, start, reason->len);
+
+    return NGX_OK;
 }
 
 
@@ -1388,7 +1488,7 @@ ngx_http_kraken_load_header(ngx_http_request_t *r, u_char *data, size_t len)
  */
 
 static ngx_uint_t
-ngx_http_kraken_error_code(u_char *data, size_t len)
+ngx_http_kraken_error_code(u_char *data, size_t len, u_char **end)
 {
     u_char      *p, *last;
     ngx_uint_t   code;
@@ -1423,6 +1523,10 @@ ngx_http_kraken_error_code(u_char *data, size_t len)
         }
 
         code = code * 10 + (*p - '0');
+    }
+
+    if (end) {
+        *end = p;
     }
 
     return code;
@@ -1964,6 +2068,7 @@ ngx_http_kraken_create_loc_conf(ngx_conf_t *cf)
     klcf->demo = NGX_CONF_UNSET;
     klcf->info_details = NGX_CONF_UNSET;
     klcf->placement = NGX_CONF_UNSET;
+    klcf->placement_from = NGX_CONF_UNSET_PTR;
     klcf->uid_bind = NGX_CONF_UNSET_PTR;
     klcf->cors_origins = NGX_CONF_UNSET_PTR;
     klcf->callback_allow = NGX_CONF_UNSET_PTR;
@@ -1982,6 +2087,15 @@ ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->demo, prev->demo, 0);
     ngx_conf_merge_value(conf->info_details, prev->info_details, 0);
     ngx_conf_merge_value(conf->placement, prev->placement, 0);
+    ngx_conf_merge_ptr_value(conf->placement_from, prev->placement_from,
+                             NULL);
+
+    if (conf->rpc && conf->placement && conf->placement_from == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"kraken_placement on\" takes the fronts' "
+                           "addresses in \"kraken_placement_from\"");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_ptr_value(conf->uid_bind, prev->uid_bind, NULL);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_ptr_value(conf->callback_allow, prev->callback_allow,
@@ -2085,6 +2199,60 @@ ngx_http_kraken_callback_allow(ngx_conf_t *cf, ngx_command_t *cmd,
                                "invalid callback prefix \"%V\": a query",
                                &value[i]);
             return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * kraken_placement_from address | CIDR ...: the fronts, whose
+ * X-Kraken-Place is honoured.
+ */
+
+static char *
+ngx_http_kraken_placement_from(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_kraken_loc_conf_t  *klcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (klcf->placement_from != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    klcf->placement_from = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                            sizeof(ngx_cidr_t));
+    if (klcf->placement_from == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(klcf->placement_from);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid address or network \"%V\" (no "
+                               "\"all\", no unix:)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "low address bits of %V are meaningless",
+                               &value[i]);
         }
     }
 

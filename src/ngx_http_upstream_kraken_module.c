@@ -29,8 +29,12 @@
 /* a room no call named for this long is forgotten (kraken.fm polls 3 s) */
 #define NGX_KRAKEN_BALANCE_IDLE    600
 
-/* an engine that answered 5003xxx gets no new room for this long */
+/* an engine that refused a call by its bounds (X-Kraken-Busy): no new room */
 #define NGX_KRAKEN_BALANCE_BUSY    10
+
+/* headroom in millionths; engines this close to the best are tied */
+#define NGX_KRAKEN_BALANCE_FULL    1000000
+#define NGX_KRAKEN_BALANCE_TIE     50000
 
 #define NGX_KRAKEN_NAME_LEN        64
 
@@ -42,9 +46,16 @@
 #define NGX_KRAKEN_PLACE_LEN       512
 
 
+/* an engine's figures: its last X-Kraken-Load, and this front's own */
 typedef struct {
     uint32_t                        name_hash;  /* of the peer's name */
-    ngx_uint_t                      headroom;   /* permille; 1000 unknown */
+    ngx_uint_t                      cpu;        /* percent */
+    ngx_uint_t                      peers;
+    ngx_uint_t                      peers_max;  /* 0: unbounded */
+    ngx_uint_t                      rooms;
+    ngx_uint_t                      rooms_max;  /* 0: unbounded */
+    ngx_uint_t                      placing;    /* placed by this front,
+                                                   not in the figures yet */
     time_t                          busy_until;
     time_t                          updated;
 } ngx_http_upstream_kraken_figures_t;
@@ -88,6 +99,9 @@ typedef struct {
     unsigned                        owner_tried:1;
     unsigned                        placed:1;
     ngx_str_t                       redirect;   /* X-Kraken-Owner heard */
+    ngx_str_t                       stranger;   /* ... not a server here */
+    ngx_int_t                       placing;    /* counted on this engine */
+    ngx_shm_zone_t                 *zone;
 } ngx_http_upstream_kraken_ctx_t;
 
 
@@ -137,7 +151,18 @@ static void ngx_http_upstream_kraken_forget(
     ngx_str_t *owner);
 static void ngx_http_upstream_kraken_answer(
     ngx_http_upstream_kraken_peer_data_t *kp, ngx_uint_t index);
-static ngx_uint_t ngx_http_upstream_kraken_load(ngx_str_t *value);
+static void ngx_http_upstream_kraken_load(ngx_str_t *value,
+    ngx_http_upstream_kraken_figures_t *f);
+static ngx_http_upstream_kraken_figures_t *ngx_http_upstream_kraken_figures(
+    ngx_http_upstream_kraken_shctx_t *sh, ngx_uint_t i,
+    ngx_http_upstream_rr_peer_t *peer);
+static ngx_uint_t ngx_http_upstream_kraken_headroom(
+    ngx_http_upstream_kraken_figures_t *f, time_t now);
+static void ngx_http_upstream_kraken_placing(
+    ngx_http_upstream_kraken_ctx_t *ctx,
+    ngx_http_upstream_kraken_shctx_t *sh, ngx_int_t index);
+static void ngx_http_upstream_kraken_cleanup(void *data);
+static ngx_int_t ngx_http_upstream_kraken_name_ok(ngx_str_t *name);
 static ngx_table_elt_t *ngx_http_upstream_kraken_header(ngx_list_t *list,
     char *name);
 static ngx_int_t ngx_http_upstream_kraken_place_variable(
@@ -285,8 +310,20 @@ ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
         shpool = (ngx_slab_pool_t *) kp->conf->zone->shm.addr;
 
         ngx_shmtx_lock(&shpool->mutex);
-        ngx_http_upstream_kraken_choose(ctx, peers, kp->conf->zone->data,
-                                        now);
+
+        if (ctx->placing >= 0) {
+            /* this call's own placement does not weigh on its choice */
+            ngx_http_upstream_kraken_placing(ctx, kp->conf->zone->data, -1);
+            ngx_http_upstream_kraken_choose(ctx, peers, kp->conf->zone->data,
+                                            now);
+            ngx_http_upstream_kraken_placing(ctx, kp->conf->zone->data,
+                                             ctx->choice);
+
+        } else {
+            ngx_http_upstream_kraken_choose(ctx, peers, kp->conf->zone->data,
+                                            now);
+        }
+
         ngx_shmtx_unlock(&shpool->mutex);
     }
 
@@ -412,8 +449,9 @@ ngx_http_upstream_kraken_answer(ngx_http_upstream_kraken_peer_data_t *kp,
     ngx_uint_t index)
 {
     time_t                               now;
-    ngx_uint_t                           code;
-    ngx_table_elt_t                     *h;
+    ngx_int_t                            owner;
+    ngx_str_t                            name;
+    ngx_table_elt_t                     *h, *busy;
     ngx_slab_pool_t                     *shpool;
     ngx_http_upstream_t                 *u;
     ngx_http_upstream_kraken_ctx_t      *ctx;
@@ -425,39 +463,38 @@ ngx_http_upstream_kraken_answer(ngx_http_upstream_kraken_peer_data_t *kp,
     ctx = kp->ctx;
     peer = kp->rrp.current;
     now = ngx_time();
-    code = 0;
-
-    h = ngx_http_upstream_kraken_header(&u->headers_in.headers,
-                                        "X-Kraken-Code");
-    if (h) {
-        code = ngx_atoi(h->value.data, h->value.len);
-    }
 
     if (kp->conf->zone && index < NGX_KRAKEN_BALANCE_PEERS) {
         shpool = (ngx_slab_pool_t *) kp->conf->zone->shm.addr;
         sh = kp->conf->zone->data;
-        f = &sh->figures[index];
 
         h = ngx_http_upstream_kraken_header(&u->headers_in.headers,
                                             "X-Kraken-Load");
+        busy = ngx_http_upstream_kraken_header(&u->headers_in.headers,
+                                               "X-Kraken-Busy");
 
         ngx_shmtx_lock(&shpool->mutex);
 
-        if (f->name_hash != ngx_crc32_short(peer->name.data,
-                                            peer->name.len))
-        {
-            f->name_hash = ngx_crc32_short(peer->name.data, peer->name.len);
-            f->headroom = 1000;
-            f->busy_until = 0;
-        }
+        f = ngx_http_upstream_kraken_figures(sh, index, peer);
 
         if (h) {
-            f->headroom = ngx_http_upstream_kraken_load(&h->value);
+            ngx_http_upstream_kraken_load(&h->value, f);
             f->updated = now;
+
+            /* its figures count the room this call placed there now */
+            if (ctx && ctx->placing == (ngx_int_t) index
+                && u->headers_in.status_n == NGX_HTTP_OK)
+            {
+                ngx_http_upstream_kraken_placing(ctx, sh, -1);
+            }
         }
 
-        if (code >= 5003000 && code < 5004000 && code != 5003999) {
-            /* server busy: no new rooms for a while */
+        /*
+         * Only the engine's own word that a bound of its own refused the
+         * call: a client's error (5003000 for a malformed fingerprint)
+         * says nothing of its load.
+         */
+        if (busy) {
             f->busy_until = now + NGX_KRAKEN_BALANCE_BUSY;
         }
 
@@ -472,6 +509,37 @@ ngx_http_upstream_kraken_answer(ngx_http_upstream_kraken_peer_data_t *kp,
                                         "X-Kraken-Owner");
 
     if (h && u->headers_in.status_n == NGX_HTTP_NOT_FOUND) {
+
+        owner = ngx_http_upstream_kraken_peer_index(kp->rrp.peers,
+                                                    h->value.data,
+                                                    h->value.len);
+        if (owner < 0) {
+            /*
+             * A record naming an engine that is not one of this front's
+             * servers: that engine is as good as down. The room is
+             * placed anew, the stranger named down (once).
+             */
+            name = h->value;
+
+            if (ctx->stranger.len == 0
+                && ngx_http_upstream_kraken_name_ok(&name) == NGX_OK)
+            {
+                ctx->stranger.data = ngx_pnalloc(kp->request->pool,
+                                                 name.len);
+                if (ctx->stranger.data) {
+                    ngx_memcpy(ctx->stranger.data, name.data, name.len);
+                    ctx->stranger.len = name.len;
+                    ctx->placed = 0;
+                }
+            }
+
+            ngx_log_error(NGX_LOG_WARN, kp->request->connection->log, 0,
+                          "kraken balance: %V says room \"%V\" is on "
+                          "\"%V\", not a server of this upstream: placed "
+                          "anew", &peer->name, &ctx->room, &name);
+            return;
+        }
+
         /* the room's home says where it lives: the next try goes there */
         ctx->redirect.data = ngx_pnalloc(kp->request->pool, h->value.len);
         if (ctx->redirect.data) {
@@ -507,12 +575,12 @@ ngx_http_upstream_kraken_answer(ngx_http_upstream_kraken_peer_data_t *kp,
  * the engine's own bounds.
  */
 
-static ngx_uint_t
-ngx_http_upstream_kraken_load(ngx_str_t *value)
+static void
+ngx_http_upstream_kraken_load(ngx_str_t *value,
+    ngx_http_upstream_kraken_figures_t *f)
 {
-    u_char      *p, *last, *eq, *end;
-    ngx_int_t    n, cpu, peers, peers_max, rooms, rooms_max;
-    ngx_uint_t   h, left;
+    u_char     *p, *last, *eq, *end;
+    ngx_int_t   n, cpu, peers, peers_max, rooms, rooms_max;
 
     cpu = peers = rooms = 0;
     peers_max = rooms_max = 0;
@@ -561,23 +629,144 @@ ngx_http_upstream_kraken_load(ngx_str_t *value)
         p = end;
     }
 
-    h = 1000;
+    f->cpu = ngx_min(cpu, 100);
+    f->peers = peers;
+    f->peers_max = peers_max;
+    f->rooms = rooms;
+    f->rooms_max = rooms_max;
+}
 
-    cpu = ngx_min(cpu, 100) / 10 * 10;
-    left = (ngx_uint_t) (100 - cpu) * 10;
-    h = ngx_min(h, left);
 
-    if (peers_max > 0) {
-        left = peers >= peers_max ? 0 : 1000 - peers * 1000 / peers_max;
-        h = ngx_min(h, left);
+/*
+ * The headroom of an engine, in millionths: what is left of the scarcest
+ * of its CPU (percent of its workers' cores), its peers and its rooms
+ * (against its bounds), the rooms this front placed there since its
+ * figures counted as one room and one peer each. A bound reached, or a
+ * refusal by one (X-Kraken-Busy) in the last 10 s: none. An engine not
+ * heard from counts as idle.
+ */
+
+static ngx_uint_t
+ngx_http_upstream_kraken_headroom(ngx_http_upstream_kraken_figures_t *f,
+    time_t now)
+{
+    uint64_t    used, load;
+    ngx_uint_t  n;
+
+    if (f->busy_until > now) {
+        return 0;
     }
 
-    if (rooms_max > 0) {
-        left = rooms >= rooms_max ? 0 : 1000 - rooms * 1000 / rooms_max;
-        h = ngx_min(h, left);
+    load = (uint64_t) f->cpu * (NGX_KRAKEN_BALANCE_FULL / 100);
+
+    if (f->peers_max) {
+        n = f->peers + f->placing;
+        used = n >= f->peers_max
+               ? NGX_KRAKEN_BALANCE_FULL
+               : (uint64_t) n * NGX_KRAKEN_BALANCE_FULL / f->peers_max;
+        load = ngx_max(load, used);
     }
 
-    return h;
+    if (f->rooms_max) {
+        n = f->rooms + f->placing;
+        used = n >= f->rooms_max
+               ? NGX_KRAKEN_BALANCE_FULL
+               : (uint64_t) n * NGX_KRAKEN_BALANCE_FULL / f->rooms_max;
+        load = ngx_max(load, used);
+    }
+
+    return load >= NGX_KRAKEN_BALANCE_FULL
+           ? 0 : NGX_KRAKEN_BALANCE_FULL - (ngx_uint_t) load;
+}
+
+
+/* an engine's figures in the zone, anew when its slot named another */
+
+static ngx_http_upstream_kraken_figures_t *
+ngx_http_upstream_kraken_figures(ngx_http_upstream_kraken_shctx_t *sh,
+    ngx_uint_t i, ngx_http_upstream_rr_peer_t *peer)
+{
+    uint32_t                             hash;
+    ngx_http_upstream_kraken_figures_t  *f;
+
+    f = &sh->figures[i];
+    hash = ngx_crc32_short(peer->name.data, peer->name.len);
+
+    if (f->name_hash != hash) {
+        ngx_memzero(f, sizeof(ngx_http_upstream_kraken_figures_t));
+        f->name_hash = hash;
+    }
+
+    return f;
+}
+
+
+/*
+ * The new room of this call counts on engine index (-1: on none now)
+ * until the engine's figures count it or the call ends. Zone locked.
+ */
+
+static void
+ngx_http_upstream_kraken_placing(ngx_http_upstream_kraken_ctx_t *ctx,
+    ngx_http_upstream_kraken_shctx_t *sh, ngx_int_t index)
+{
+    if (ctx->placing >= 0) {
+        if (sh->figures[ctx->placing].placing) {
+            sh->figures[ctx->placing].placing--;
+        }
+
+        ctx->placing = -1;
+    }
+
+    if (index >= 0 && index < NGX_KRAKEN_BALANCE_PEERS) {
+        /* choose() named it: its slot is this engine's */
+        sh->figures[index].placing++;
+        ctx->placing = index;
+    }
+}
+
+
+/* the call ends: a placement still counted is no more */
+
+static void
+ngx_http_upstream_kraken_cleanup(void *data)
+{
+    ngx_http_upstream_kraken_ctx_t *ctx = data;
+
+    ngx_slab_pool_t  *shpool;
+
+    if (ctx->placing < 0 || ctx->zone == NULL) {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) ctx->zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+    ngx_http_upstream_kraken_placing(ctx, ctx->zone->data, -1);
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/* an engine's name as a placement header may carry it */
+
+static ngx_int_t
+ngx_http_upstream_kraken_name_ok(ngx_str_t *name)
+{
+    u_char  *p;
+
+    if (name->len == 0 || name->len > NGX_KRAKEN_NAME_LEN) {
+        return NGX_DECLINED;
+    }
+
+    for (p = name->data; p < name->data + name->len; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\'
+            || *p == ',' || *p == ';')
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -597,6 +786,7 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
     ngx_int_t                             index;
     ngx_uint_t                            i;
     ngx_slab_pool_t                      *shpool;
+    ngx_pool_cleanup_t                   *cln;
     ngx_http_variable_value_t            *vv;
     ngx_http_upstream_rr_peer_t          *peer;
     ngx_http_upstream_rr_peers_t         *peers;
@@ -618,6 +808,7 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
     ctx->owner = -1;
     ctx->home = -1;
     ctx->choice = -1;
+    ctx->placing = -1;
 
     ngx_http_set_ctx(r, ctx, ngx_http_upstream_kraken_module);
 
@@ -638,6 +829,15 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
 
     ngx_memcpy(ctx->room.data, vv->data, vv->len);
     ctx->room.len = vv->len;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return ctx;
+    }
+
+    cln->handler = ngx_http_upstream_kraken_cleanup;
+    cln->data = ctx;
+    ctx->zone = kcf->zone;
 
     shpool = (ngx_slab_pool_t *) kcf->zone->shm.addr;
     sh = kcf->zone->data;
@@ -666,6 +866,12 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
     }
 
     ngx_http_upstream_kraken_choose(ctx, peers, sh, now);
+
+    if (ctx->owner < 0) {
+        /* a room this front does not know may be new: counted now */
+        ngx_http_upstream_kraken_placing(ctx, sh, ctx->choice);
+    }
+
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (ctx->choice < 0) {
@@ -687,8 +893,12 @@ ngx_http_upstream_kraken_plan(ngx_http_request_t *r,
 /*
  * Among the engines usable now: the room's home, the highest rendezvous
  * score of the room and an engine's name, and the engine a new room
- * would go to, the most headroom (ties to the higher score). Called
- * with the zone locked.
+ * would go to: of those within NGX_KRAKEN_BALANCE_TIE (5%) of the most
+ * headroom, the one with the fewest rooms (this front's placements in
+ * flight counted), ties to the higher score. So CPU noise of a few
+ * points does not decide, rooms spread evenly over engines alike, and
+ * a real difference of CPU, peers or rooms against the bounds does.
+ * Called with the zone locked.
  */
 
 static void
@@ -696,17 +906,24 @@ ngx_http_upstream_kraken_choose(ngx_http_upstream_kraken_ctx_t *ctx,
     ngx_http_upstream_rr_peers_t *peers,
     ngx_http_upstream_kraken_shctx_t *sh, time_t now)
 {
-    uint32_t                      score, best_score, home_score;
-    ngx_uint_t                    i, head, best_head;
-    ngx_http_upstream_rr_peer_t  *peer;
+    uint32_t                             score, best_score, home_score;
+    ngx_uint_t                           i, n, rooms, best_rooms, most;
+    ngx_http_upstream_rr_peer_t         *peer;
+    ngx_http_upstream_kraken_figures_t  *f;
+    ngx_uint_t                           head[NGX_KRAKEN_BALANCE_PEERS];
 
     ctx->home = -1;
     ctx->choice = -1;
     home_score = 0;
     best_score = 0;
-    best_head = 0;
+    best_rooms = 0;
+    most = 0;
 
     for (peer = peers->peer, i = 0; peer; peer = peer->next, i++) {
+
+        if (i < NGX_KRAKEN_BALANCE_PEERS) {
+            head[i] = 0;
+        }
 
         if (ngx_http_upstream_kraken_usable(peer, now) != NGX_OK) {
             continue;
@@ -719,23 +936,39 @@ ngx_http_upstream_kraken_choose(ngx_http_upstream_kraken_ctx_t *ctx,
             home_score = score;
         }
 
-        head = 1000;
+        if (i < NGX_KRAKEN_BALANCE_PEERS) {
+            f = ngx_http_upstream_kraken_figures(sh, i, peer);
+            head[i] = ngx_http_upstream_kraken_headroom(f, now);
+            most = ngx_max(most, head[i]);
+        }
+    }
 
-        if (i < NGX_KRAKEN_BALANCE_PEERS
-            && sh->figures[i].name_hash
-               == ngx_crc32_short(peer->name.data, peer->name.len))
+    n = ngx_min(i, NGX_KRAKEN_BALANCE_PEERS);
+
+    for (peer = peers->peer, i = 0; peer && i < n; peer = peer->next, i++) {
+
+        if (ngx_http_upstream_kraken_usable(peer, now) != NGX_OK
+            || head[i] + NGX_KRAKEN_BALANCE_TIE < most
+            || (head[i] == 0 && most > 0))
         {
-            head = sh->figures[i].busy_until > now ? 0
-                                                   : sh->figures[i].headroom;
+            continue;
         }
 
-        if (ctx->choice < 0 || head > best_head
-            || (head == best_head && score > best_score))
+        score = ngx_http_upstream_kraken_score(&ctx->room, &peer->name);
+        rooms = sh->figures[i].rooms + sh->figures[i].placing;
+
+        if (ctx->choice < 0 || rooms < best_rooms
+            || (rooms == best_rooms && score > best_score))
         {
             ctx->choice = i;
-            best_head = head;
+            best_rooms = rooms;
             best_score = score;
         }
+    }
+
+    if (ctx->choice < 0) {
+        /* beyond the engines the zone has figures for: the home */
+        ctx->choice = ctx->home;
     }
 }
 
@@ -778,6 +1011,14 @@ ngx_http_upstream_kraken_place(ngx_http_upstream_kraken_ctx_t *ctx,
         p = first ? ngx_cpymem(p, "; down=", 7) : ngx_cpymem(p, ",", 1);
         p = ngx_cpymem(p, peer->name.data, peer->name.len);
         first = 0;
+    }
+
+    /* an owner a record named that is none of this front's servers */
+    if (ctx->stranger.len
+        && (size_t) (last - p) >= ctx->stranger.len + sizeof("; down="))
+    {
+        p = first ? ngx_cpymem(p, "; down=", 7) : ngx_cpymem(p, ",", 1);
+        p = ngx_cpymem(p, ctx->stranger.data, ctx->stranger.len);
     }
 
     if (ctx->ask && last - p >= 5) {

@@ -107,6 +107,20 @@ ngx_kraken_media_engine(void)
 
 
 void
+ngx_kraken_media_report(void)
+{
+    kraken_engine_stats_t  st;
+
+    if (ngx_kraken_engine == NULL) {
+        return;
+    }
+
+    kraken_engine_stats(ngx_kraken_engine, &st);
+    ngx_kraken_registry_report(&st, NULL);
+}
+
+
+void
 ngx_kraken_media_set_rpc(ngx_kraken_ipc_handler_pt rpc)
 {
     ngx_kraken_rpc = rpc;

@@ -65,5 +65,11 @@ void ngx_kraken_media_exit_process(ngx_cycle_t *cycle);
 /* The engine of this worker; NULL when the media plane is not running. */
 kraken_engine_t *ngx_kraken_media_engine(void);
 
+/*
+ * This worker's peers and rooms into the registry now, not at the next
+ * tick: an answer's X-Kraken-Load then counts what its call changed.
+ */
+void ngx_kraken_media_report(void);
+
 
 #endif /* _NGX_KRAKEN_MEDIA_H_INCLUDED_ */

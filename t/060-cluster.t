@@ -7,6 +7,13 @@
 # on A and C hear no gap. Front 1 restarts: calls through it go on, and a
 # newcomer through it joins its room's engine.
 #
+# Issue 17: the clients' network is not the fronts' and the engines': a
+# client reaches a front's RPC and an engine's media port only; an
+# engine's RPC, /kraken-info and /metrics refuse it even when it routes
+# packets to the engine's private address, and so does its placement
+# (X-Kraken-Place); the operator reads /kraken-info and /metrics, and
+# publishes engine A's preload rooms straight at it.
+#
 # Needs root (ip netns). KRAKEN_CLUSTER_FALLBACK=1 runs the fronts with
 # nginx's `hash $kraken_room consistent` instead of kraken_balance
 # (engine A then gets rooms regardless of its load: that check fails).
@@ -54,6 +61,38 @@ $c->start_all;
 pass('two fronts and three engines answer info, each in its namespace');
 lap('started');
 
+# the trust boundary: what a client reaches, what the operator does
+{
+    my $list = '{"id":"x","method":"list","params":["forged"]}';
+    my ($st) = $c->http_post("http://" . $c->addr('engA') . ":7000/kraken-info",
+                             $list, 2);
+    cmp_ok($st, '==', 0,
+           "a client finds no RPC on an engine's public address");
+    ($st) = $c->http_post($c->info_url('engA'), $list, 2);
+    cmp_ok($st, '==', 0, 'nor a route to the private network');
+
+    # a client that routes the private network through engine A anyway
+    KrakenCluster::sh($c->in_ns('client', 'ip route add 10.77.1.0/24 via '
+                                . $c->addr('engA')));
+    my %st;
+    for my $path ('', 'kraken-info', 'metrics') {
+        ($st{"/$path"}) = $c->http_post($c->url('engA') . $path, $list, 2,
+            headers => { 'X-Kraken-Place' => '10.77.0.99:7000' });
+    }
+    KrakenCluster::sh($c->in_ns('client', 'ip route del 10.77.1.0/24'));
+    ok(!grep({ $_ == 200 || $_ == 404 } values %st),
+       "routed to an engine's private address, a client is refused its "
+       . 'RPC, /kraken-info and /metrics') or diag(explain \%st);
+
+    my ($ist, $info) = $c->http_post($c->info_url('engA'),
+        '{"id":"x","method":"info","params":[]}', 2, from => 'ops');
+    ok($ist == 200 && ref $info->{data}{workers} eq 'ARRAY',
+       "the operator reads engine A's /kraken-info") or diag($ist);
+    my $m = `@{[ $c->in_ns('ops', 'curl -s -m 2 http://' . $c->rpc_addr('engA')
+                                   . ':7000/metrics') ]} 2>&1`;
+    like($m, qr/^kraken_/m, '... and its /metrics');
+}
+
 my %engine_of_url = map { ($c->url($_) => $_) } @KrakenCluster::ENGINES;
 my $preload_rooms = $ENV{KRAKEN_CLUSTER_PRELOAD} // 6;
 my $cfg = {
@@ -86,7 +125,8 @@ sub sum_peers {
 
 
 # 1. engine A gets rooms of its own, kept connected
-my $pre = $c->node_start('cluster.js', 'preload', $JSON->encode($cfg));
+my $pre = $c->node_start_in('ops', 'cluster.js', 'preload',
+                            $JSON->encode($cfg));
 my $pm = $c->node_phase($pre, 180);
 my $preload_peers = $pm && $pm->{phase} eq 'preloaded' ? $pm->{peers} : 0;
 ok($pm && $pm->{phase} eq 'preloaded' && $pm->{ok},

@@ -7,6 +7,14 @@
 # X-Kraken-Owner, a held room runs whatever the front chose, and a
 # record naming an engine that is down takes the new choice. Without the
 # directive the header is ignored. On whichever worker a call lands.
+#
+# Issue 17: only the fronts of kraken_placement_from place rooms: from
+# any other address the header is ignored and the call runs as an
+# ordinary call (it records nothing, moves nothing); kraken_placement
+# without it is a configuration error. An answer's X-Kraken-Load counts
+# the call it answers (each new room at once, not 100 ms later). A
+# refusal by the engine's own bounds says X-Kraken-Busy; a client's
+# error (a malformed fingerprint, 5003000 too) does not.
 
 use strict;
 use warnings;
@@ -30,20 +38,27 @@ my $LOAD = qr/^cpu=(\d+);[ ]peers=(\d+);[ ]peers_max=(\d+);[ ]rooms=(\d+);
 my $NOT_FOUND = 5002001;
 my $ELSEWHERE = '10.9.9.9:7000';
 
-my $k = KrakenTest->new(workers => 2, location => 'kraken_placement on;',
+my $k = KrakenTest->new(workers => 2,
+                        location => 'kraken_placement on; '
+                                  . 'kraken_placement_from 127.0.0.1/32;',
                         http_listen => 'reuseport',
                         stream => 'kraken_worker_peers 50; '
                                 . 'kraken_worker_rooms 10;');
 my $self = '127.0.0.1:' . $k->port;
 
 # (response, decoded body) of a call on a fresh connection, so that it
-# lands on either worker; place: the X-Kraken-Place value
+# lands on either worker; place: the X-Kraken-Place value; from: the
+# client's address (127.0.0.1, the front, unless told)
 sub call {
     my ($k, $method, $params, %o) = @_;
     my %body = (method => $method, params => $params);
     $body{id} = $o{id} if defined $o{id};
 
-    my $res = $k->http(fresh => 1)->request('POST', $k->url, {
+    my $http = $o{from}
+               ? HTTP::Tiny->new(timeout => 15, keep_alive => 0,
+                                 local_address => $o{from})
+               : $k->http(fresh => 1);
+    my $res = $http->request('POST', $k->url, {
         headers => { 'Content-Type' => 'application/json',
                      (defined $o{place}
                       ? ('X-Kraken-Place' => $o{place}) : ()) },
@@ -238,8 +253,90 @@ ok(ran($res, $json), 'a malformed X-Kraken-Place is ignored');
 ($res, $json) = call($k, 'info', [], place => $ELSEWHERE);
 ok(ran($res, $json), 'a call without a room is not placed');
 
+# a client is not a front: its X-Kraken-Place is ignored
+my $CLIENT = '127.0.0.2';
+%ok = ();
+for my $i (1 .. 8) {
+    ($res, $json) = call($k, 'list', ['room-6'], place => $ELSEWHERE,
+                         from => $CLIENT);
+    $ok{ran($res, $json) ? 'ran' : $res->{status}}++;
+}
+is_deeply(\%ok, { ran => 8 },
+          'X-Kraken-Place from a client address: an ordinary call')
+    or diag(explain [$res->{status}, $res->{headers}, $res->{content}]);
+($res, $json) = call($k, 'list', ['room-6'], place => $self);
+ok(ran($res, $json), '... which recorded nothing: a front places the room '
+   . 'here') or diag($res->{content});
+($res, $json) = call($k, 'publish', ['room-7', 'u7', $jsep], id => 'p7',
+                     place => "$self; ask", from => $CLIENT);
+ok(ran($res, $json), 'a client\'s "ask" for a new room: it runs');
+($res, $json) = call($k, 'list', ['room-3'],
+                     place => "$self; down=10.7.7.7:7000", from => $CLIENT);
+ok(ran($res, $json), 'a client naming the owner down does not move a room')
+    or diag($res->{content});
+($res, $json) = call($k, 'list', ['room-3'], place => $self);
+ok(placed_on($res, $json, '10.7.7.7:7000'), '... its record stands');
+
+# the answer counts the call it answers: every new room at once
+my ($before) = call($k, 'info', []);
+my $rooms0 = (load($before) || {})->{rooms} // -1;
+my @seen;
+for my $i (1 .. 6) {
+    ($res, $json) = call($k, 'publish', ["count-$i", 'u', $jsep],
+                         place => $self);
+    push @seen, (load($res) || {})->{rooms} // -1;
+}
+is_deeply(\@seen, [ map { $rooms0 + $_ } 1 .. 6 ],
+          'each publish of a new room: its X-Kraken-Load counts that room')
+    or diag("rooms before: $rooms0, after each: @seen");
+
+# a client's bad input is a 5003000 too, but no bound refused it
+(my $badfp = $offer) =~ s/^a=fingerprint:sha-256 /a=fingerprint:sha-1 /m;
+($res, $json) = call($k, 'publish', ['bad-fp', 'u', $J->encode({
+                         type => 'offer', sdp => $badfp })], place => $self);
+is($res->{headers}{'x-kraken-code'}, 5003000,
+   'a malformed fingerprint: 5003000') or diag($res->{content});
+ok(!defined $res->{headers}{'x-kraken-busy'},
+   '... without X-Kraken-Busy: the engine is not busy');
+
 $k->stop;
 $k->assert_clean_log;
+
+
+# the engine's own bounds refuse: X-Kraken-Busy says which
+my $small = KrakenTest->new(workers => 1,
+                            stream => 'kraken_worker_rooms 2; '
+                                    . 'kraken_worker_peers 3;');
+($res, $json) = call($small, 'publish', ["b-$_", 'u', $jsep]) for 1 .. 2;
+($res, $json) = call($small, 'publish', ['b-3', 'u', $jsep]);
+is($res->{headers}{'x-kraken-code'}, 5003000, 'rooms bound: 5003000');
+is($res->{headers}{'x-kraken-busy'}, '2 rooms',
+   'X-Kraken-Busy: 2 rooms') or diag($res->{content});
+($res, $json) = call($small, 'publish', ['b-1', 'u2', $jsep]);
+ok(ran($res, $json), 'a third peer in a room that exists');
+($res, $json) = call($small, 'publish', ['b-2', 'u3', $jsep]);
+is($res->{headers}{'x-kraken-busy'}, '3 peers', 'X-Kraken-Busy: 3 peers')
+    or diag($res->{content});
+($res, $json) = call($small, 'publish', ['b-4']);
+ok($res->{headers}{'x-kraken-code'}
+   && !defined $res->{headers}{'x-kraken-busy'},
+   'another error: no X-Kraken-Busy')
+    or diag(explain [$res->{headers}, $res->{content}]);
+$small->stop;
+$small->assert_clean_log;
+
+
+# kraken_placement without kraken_placement_from: nginx refuses to start
+my $bare = KrakenTest->new(workers => 1, location => 'kraken_placement on;',
+                           no_start => 1);
+my $bp = $bare->prefix;
+my $tcmd = "$KrakenTest::NGINX -t -p $bp/ -e logs/error.log"
+           . ' -c conf/nginx.conf 2>&1';
+my $tout = `$tcmd`;
+ok($? != 0
+   && $tout =~ /takes the fronts' addresses in "kraken_placement_from"/,
+   'kraken_placement on without kraken_placement_from: a config error')
+    or diag($tout);
 
 
 # without kraken_placement, X-Kraken-Place is the client's, ignored

@@ -1,10 +1,14 @@
 package KrakenCluster;
 
 # Several nginx hosts on one machine: two fronts and three engines, each
-# in its own network namespace, joined by a bridge in a "lan" namespace,
-# with addresses that exist only there (10.77.0.0/24), and one more
-# namespace for the clients. The nginx configs are conf/cluster/* as they
-# are (KRAKEN_CLUSTER_FALLBACK=1: the fronts balance with nginx's own
+# in its own network namespace, joined by two bridges in a "lan"
+# namespace, with addresses that exist only there: the public network
+# (10.77.0.0/24: the clients, the fronts' RPC, the engines' media) and
+# the private one (10.77.1.0/24: the fronts and the engines' RPC, the
+# operators). One more namespace for the clients (public only), one for
+# an operator (both: it publishes straight at an engine, and reads its
+# /kraken-info). The nginx configs are conf/cluster/* as they are
+# (KRAKEN_CLUSTER_FALLBACK=1: the fronts balance with nginx's own
 # `hash $kraken_room consistent` instead of kraken_balance).
 #
 # Needs root (ip netns). Everything is removed at the end, also when the
@@ -26,18 +30,25 @@ use KrakenTest;
 our $NS_PREFIX = 'kcl';
 our $STALE = 3600;
 
+# addr: on the public network, rpc: on the private one
 our %HOSTS = (
-    front1 => { addr => '10.77.0.11', conf => 'front1.conf',
+    front1 => { addr => '10.77.0.11', rpc => '10.77.1.11',
+                conf => 'front1.conf',
                 pid => 'logs/front1.pid', log => 'logs/front1.error.log' },
-    front2 => { addr => '10.77.0.12', conf => 'front2.conf',
+    front2 => { addr => '10.77.0.12', rpc => '10.77.1.12',
+                conf => 'front2.conf',
                 pid => 'logs/front2.pid', log => 'logs/front2.error.log' },
-    engA   => { addr => '10.77.0.21', conf => 'engine-a.conf',
+    engA   => { addr => '10.77.0.21', rpc => '10.77.1.21',
+                conf => 'engine-a.conf',
                 pid => 'logs/engine-a.pid', log => 'logs/engine-a.error.log' },
-    engB   => { addr => '10.77.0.22', conf => 'engine-b.conf',
+    engB   => { addr => '10.77.0.22', rpc => '10.77.1.22',
+                conf => 'engine-b.conf',
                 pid => 'logs/engine-b.pid', log => 'logs/engine-b.error.log' },
-    engC   => { addr => '10.77.0.23', conf => 'engine-c.conf',
+    engC   => { addr => '10.77.0.23', rpc => '10.77.1.23',
+                conf => 'engine-c.conf',
                 pid => 'logs/engine-c.pid', log => 'logs/engine-c.error.log' },
     client => { addr => '10.77.0.50' },
+    ops    => { addr => '10.77.0.5', rpc => '10.77.1.5' },
 );
 our @NGINX_HOSTS = qw(engA engB engC front1 front2);
 our @ENGINES = qw(engA engB engC);
@@ -128,8 +139,15 @@ sub new {
 sub ns { "$_[0]{id}-$_[1]" }
 sub prefix { "$_[0]{base}/$_[1]" }
 sub addr { $HOSTS{$_[1]}{addr} }
-sub url { "http://$HOSTS{$_[1]}{addr}:$PORT/" }
-sub info_url { "http://$HOSTS{$_[1]}{addr}:$PORT/kraken-info" }
+sub rpc_addr { $HOSTS{$_[1]}{rpc} }
+
+# a front's RPC for the clients; an engine's, on the private network
+sub url {
+    my ($self, $host) = @_;
+    my $a = $host =~ /^eng/ ? $HOSTS{$host}{rpc} : $HOSTS{$host}{addr};
+    return "http://$a:$PORT/";
+}
+sub info_url { "http://$HOSTS{$_[1]}{rpc}:$PORT/kraken-info" }
 sub fallback { $_[0]{fallback} }
 
 
@@ -171,26 +189,37 @@ sub prepare_prefixes {
 }
 
 
-# lan: a bridge; every host: a veth whose other end is on the bridge
+# lan: two bridges, br0 the public network, br1 the private one; every
+# host: a veth (eth0) whose other end is on br0, and one on br1 (eth1)
+# for those with a private address
 sub setup_network {
     my ($self) = @_;
     my $lan = $self->ns('lan');
 
     sh("ip netns add $lan");
     sh("ip -n $lan link set lo up");
-    sh("ip -n $lan link add br0 type bridge");
-    sh("ip -n $lan link set br0 up");
+    for my $br (qw(br0 br1)) {
+        sh("ip -n $lan link add $br type bridge");
+        sh("ip -n $lan link set $br up");
+    }
 
     for my $host (sort keys %HOSTS) {
         my $ns = $self->ns($host);
-        my $port = "v-$host";
         sh("ip netns add $ns");
         sh("ip -n $ns link set lo up");
-        sh("ip -n $lan link add $port type veth peer name eth0 netns $ns");
-        sh("ip -n $lan link set $port master br0");
-        sh("ip -n $lan link set $port up");
-        sh("ip -n $ns addr add $HOSTS{$host}{addr}/24 dev eth0");
-        sh("ip -n $ns link set eth0 up");
+        my @legs = ([ 'v', 'eth0', 'br0', $HOSTS{$host}{addr} ]);
+        push @legs, [ 'w', 'eth1', 'br1', $HOSTS{$host}{rpc} ]
+            if $HOSTS{$host}{rpc};
+        for my $leg (@legs) {
+            my ($pfx, $dev, $br, $addr) = @$leg;
+            my $port = "$pfx-$host";
+            sh("ip -n $lan link add $port type veth peer name $dev"
+               . " netns $ns");
+            sh("ip -n $lan link set $port master $br");
+            sh("ip -n $lan link set $port up");
+            sh("ip -n $ns addr add $addr/24 dev $dev");
+            sh("ip -n $ns link set $dev up");
+        }
     }
 }
 
@@ -211,13 +240,17 @@ sub nginx_cmd {
 }
 
 
-# POST body to url from inside the client namespace: (status, json, raw)
+# POST body to url from inside the client namespace (or the host $o{from}):
+# (status, json, raw); $o{headers}: more request headers
 sub http_post {
-    my ($self, $url, $body, $timeout) = @_;
+    my ($self, $url, $body, $timeout, %o) = @_;
     $timeout //= 5;
     $body =~ s/'/'\\''/g;
-    my $cmd = $self->in_ns('client', "curl -s -m $timeout -o - -w '\\n%{http_code}'"
-                           . " -H 'Content-Type: application/json'"
+    my $h = join '', map { " -H '$_: $o{headers}{$_}'" }
+                     sort keys %{ $o{headers} || {} };
+    my $cmd = $self->in_ns($o{from} // 'client',
+                           "curl -s -m $timeout -o - -w '\\n%{http_code}'"
+                           . " -H 'Content-Type: application/json'$h"
                            . " --data-binary '$body' $url");
     my $out = `$cmd 2>/dev/null`;
     my ($raw, $status) = $out =~ /\A(.*)\n(\d+)\z/s;
@@ -227,13 +260,15 @@ sub http_post {
 }
 
 
-# info of an engine (its own figures, per worker), or of a front's URL
+# info of an engine (its own figures, per worker: the operator asks), or
+# of a front's URL (a client asks)
 sub info {
     my ($self, $host, %o) = @_;
     my $url = $o{url} // ($host =~ /^eng/ ? $self->info_url($host)
                                           : $self->url($host));
     my ($status, $json) = $self->http_post($url,
-        '{"id":"cluster","method":"info","params":[]}', $o{timeout});
+        '{"id":"cluster","method":"info","params":[]}', $o{timeout},
+        from => $o{from} // ($host =~ /^eng/ ? 'ops' : 'client'));
     return $status == 200 && ref $json eq 'HASH' && ref $json->{data} eq 'HASH'
            ? $json->{data} : undef;
 }
@@ -387,6 +422,12 @@ sub placement {
 # stdin and stdout (a line protocol), stderr to a file
 sub node_start {
     my ($self, $script, @args) = @_;
+    return $self->node_start_in('client', $script, @args);
+}
+
+# ... in the namespace of host $in (the client, or the operator)
+sub node_start_in {
+    my ($self, $in, $script, @args) = @_;
     pipe(my $in_r, my $in_w) or die "pipe: $!";
     pipe(my $out_r, my $out_w) or die "pipe: $!";
     my $err = "$self->{base}/node-" . scalar(@{ $self->{nodes} }) . ".err";
@@ -401,7 +442,7 @@ sub node_start {
         chdir "$KrakenTest::ROOT/t/js" or die $!;
         my @nice = $ENV{KRAKEN_CLUSTER_NICE}
                    ? ('nice', '-n', $ENV{KRAKEN_CLUSTER_NICE}) : ();
-        exec 'ip', 'netns', 'exec', $self->ns('client'), @nice, 'node',
+        exec 'ip', 'netns', 'exec', $self->ns($in), @nice, 'node',
              $script, @args or die "exec: $!";
     }
     close $in_r;
