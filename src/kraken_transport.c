@@ -118,6 +118,10 @@ kraken_transport_heard(kraken_peer_t *p, kraken_addr_t *a, uint64_t now)
         kraken_addr_promote(p);
     }
 
+    if (!p->path.proven) {
+        kraken_addr_prove(p->engine, &p->path);
+    }
+
     p->last_consent = now;
 }
 
@@ -182,6 +186,13 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
             kraken_peer_close(p, now, "srtp failed");
             return;
         }
+
+        /*
+         * The handshake's last flight came from the path (a probe that
+         * carries DTLS before the keys is promoted above): the keys the
+         * offer's fingerprint names prove it.
+         */
+        kraken_addr_prove(e, &p->path);
 
         kraken_engine_histogram_add(&e->counters.dtls_handshake,
                                     now - p->connected_at);
