@@ -63,18 +63,25 @@ typedef int (*kraken_room_admit_pt)(void *data, const char *rid);
  *                          holds such credentials (their own) can send
  *                          that check from a spoofed address: a caller
  *                          that shares the address with other engines
- *                          takes it as a claim, never over another's;
+ *                          takes it as a claim, never over another's,
+                          and returns -1 when another has it: the engine
+                          then neither admits the address nor answers
+                          the check (the datagrams from it are another
+                          engine's, KRAKEN_INPUT_FOREIGN);
  *   KRAKEN_ADDR_PROVEN     the peer's keys proved it: its DTLS handshake
  *                          ended with a datagram from it, or SRTP/SRTCP
  *                          from it was authentic. Announced once per
  *                          address of a path, after CHECKED;
  *   KRAKEN_ADDR_FORGOTTEN  no peer here has it any more.
+ *
+ * Returns 0, or -1 for a refused KRAKEN_ADDR_CHECKED; the return value
+ * of the other events is ignored.
  */
 #define KRAKEN_ADDR_FORGOTTEN  0
 #define KRAKEN_ADDR_CHECKED    1
 #define KRAKEN_ADDR_PROVEN     2
 
-typedef void (*kraken_addr_event_pt)(void *data, const struct sockaddr *sa,
+typedef int (*kraken_addr_event_pt)(void *data, const struct sockaddr *sa,
     socklen_t len, int event);
 
 /*
@@ -148,6 +155,8 @@ typedef struct {
 #define KRAKEN_ENGINE_DROPS(X)                                               \
     X(stun_bad, "malformed STUN, or an unknown ufrag")                       \
     X(stun_unauthorized, "STUN with a wrong MESSAGE-INTEGRITY")              \
+    X(stun_addr_refused, "STUN checks from an address another worker's "     \
+      "peer has")                                                            \
     X(srtp_failed, "SRTP/SRTCP that failed authentication or replay")        \
     X(unknown_source, "non-STUN from an address no check admitted")          \
     X(malformed, "not STUN, DTLS or RTP at all")                             \

@@ -130,9 +130,9 @@ kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a)
     a->proven = 0;
 
     if (e->conf.addr_event) {
-        e->conf.addr_event(e->conf.addr_event_data,
-                           (struct sockaddr *) &a->sa, a->len,
-                           KRAKEN_ADDR_FORGOTTEN);
+        (void) e->conf.addr_event(e->conf.addr_event_data,
+                                  (struct sockaddr *) &a->sa, a->len,
+                                  KRAKEN_ADDR_FORGOTTEN);
     }
 }
 
@@ -142,7 +142,8 @@ kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a)
  * a probe gives way to a newer check, a path only to its own peer's
  * promotion, so that a replayed check cannot take another peer's path.
  * A STUN check admitted sa: it is announced as CHECKED, not proven.
- * Returns 0, or -1 when sa is another peer's path.
+ * Returns 0, -1 when sa is another peer's path, or -2 when the caller
+ * refused it (another engine's peer has it): then a is not linked.
  */
 
 int
@@ -176,12 +177,16 @@ kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
     a->linked = 1;
     a->proven = 0;
 
-    kraken_addr_chain_insert(e, a);
-
-    if (e->conf.addr_event) {
-        e->conf.addr_event(e->conf.addr_event_data, sa, len,
-                           KRAKEN_ADDR_CHECKED);
+    if (e->conf.addr_event
+        && e->conf.addr_event(e->conf.addr_event_data, sa, len,
+                              KRAKEN_ADDR_CHECKED)
+           != 0)
+    {
+        a->linked = 0;
+        return -2;
     }
+
+    kraken_addr_chain_insert(e, a);
 
     return 0;
 }
@@ -237,9 +242,9 @@ kraken_addr_prove(kraken_engine_t *e, kraken_addr_t *a)
     a->proven = 1;
 
     if (e->conf.addr_event) {
-        e->conf.addr_event(e->conf.addr_event_data,
-                           (struct sockaddr *) &a->sa, a->len,
-                           KRAKEN_ADDR_PROVEN);
+        (void) e->conf.addr_event(e->conf.addr_event_data,
+                                  (struct sockaddr *) &a->sa, a->len,
+                                  KRAKEN_ADDR_PROVEN);
     }
 }
 

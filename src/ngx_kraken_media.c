@@ -57,7 +57,7 @@ static ngx_int_t ngx_kraken_media_quitting(ngx_log_t *log,
 static ngx_int_t ngx_kraken_media_drain(ngx_log_t *log,
     kraken_engine_stats_t *st);
 static void ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n);
-static void ngx_kraken_media_addr_event(void *data,
+static int ngx_kraken_media_addr_event(void *data,
     const struct sockaddr *sa, socklen_t len, int event);
 static void ngx_kraken_media_log(void *data, const char *msg);
 
@@ -808,10 +808,12 @@ ngx_kraken_media_log(void *data, const char *msg)
  * in the registry's table and the eBPF map, never over another worker.
  */
 
-static void
+static int
 ngx_kraken_media_addr_event(void *data, const struct sockaddr *sa,
     socklen_t len, int event)
 {
-    ngx_kraken_registry_addr_event(sa, len, event, ngx_kraken_steer_maps,
-                                   ngx_kraken_sock_index);
+    return ngx_kraken_registry_addr_event(sa, len, event,
+                                          ngx_kraken_steer_maps,
+                                          ngx_kraken_sock_index)
+           == NGX_OK ? 0 : -1;
 }

@@ -56,7 +56,6 @@ typedef struct {
     ngx_queue_t               rooms;            /* its room nodes */
     ngx_uint_t                nrooms;
     ngx_uint_t                naddrs;           /* client addresses it owns */
-    ngx_uint_t                addrs_refused;    /* claims on another's */
 } ngx_kraken_slot_t;
 
 
@@ -1077,7 +1076,7 @@ ngx_kraken_counters_json(cJSON *o, const kraken_engine_counters_t *c)
 void
 ngx_kraken_registry_info(void *data, cJSON *state, int details)
 {
-    ngx_uint_t                i, n, addrs_refused;
+    ngx_uint_t                i, n;
     cJSON                    *workers, *w, *rooms, *counters;
     ngx_queue_t              *q;
     kraken_engine_t          *engine = data;
@@ -1095,7 +1094,6 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
     ngx_memzero(&sum, sizeof(kraken_engine_stats_t));
     ngx_memzero(&msum, sizeof(ngx_kraken_media_stats_t));
     ngx_memzero(lists, sizeof(lists));
-    addrs_refused = 0;
 
     /* this worker's own figures are read now, the others' are 100 ms old */
     if (engine) {
@@ -1131,7 +1129,6 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
         msum.handoff_received += s->mstats.handoff_received;
         msum.handoff_dropped += s->mstats.handoff_dropped;
         msum.handoff_refused += s->mstats.handoff_refused;
-        addrs_refused += s->addrs_refused;
 
         if (s->generation >= msum.steering >> 1) {
             /* the newest generation's way */
@@ -1217,8 +1214,7 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
                                 (double) msum.handoff_dropped);
         cJSON_AddNumberToObject(counters, "handoff_refused",
                                 (double) msum.handoff_refused);
-        cJSON_AddNumberToObject(counters, "addr_refused",
-                                (double) addrs_refused);
+
     }
 
     if (workers) {
@@ -1526,15 +1522,17 @@ ngx_kraken_addr_owner_gone_locked(ngx_kraken_addr_entry_t *e)
  *   - a live entry of another worker is taken only by PROVEN over an
  *     entry that is not proven: a check (anyone's, from a spoofed
  *     address) never wins over another worker's peer, and keys never
- *     over keys. Otherwise the claim is refused and counted;
+ *     over keys. Otherwise the claim is refused: NGX_DECLINED;
  *   - FORGOTTEN deletes the entry only when it is ours.
+ *
+ * With the table full, the map alone is written, never over another's.
  */
 
-void
+ngx_int_t
 ngx_kraken_registry_addr_event(const struct sockaddr *sa, socklen_t len,
     int event, kraken_bpf_t *maps, ngx_uint_t index)
 {
-    ngx_int_t                 rc;
+    ngx_int_t                 rc, verdict;
     ngx_uint_t                i, full, ours;
     ngx_kraken_slot_t        *me;
     ngx_kraken_addr_entry_t   key, *e;
@@ -1542,10 +1540,11 @@ ngx_kraken_registry_addr_event(const struct sockaddr *sa, socklen_t len,
     if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS
         || ngx_kraken_addr_key(&key, (struct sockaddr *) sa, len) != NGX_OK)
     {
-        return;
+        return NGX_OK;
     }
 
     me = &ngx_kraken_sh->slots[ngx_kraken_slot];
+    verdict = NGX_OK;
 
     key.slot = (uint16_t) (ngx_kraken_slot + 1);
     key.epoch = (uint32_t) me->epoch;
@@ -1590,7 +1589,7 @@ ngx_kraken_registry_addr_event(const struct sockaddr *sa, socklen_t len,
             me->naddrs++;
 
         } else {
-            me->addrs_refused++;
+            verdict = NGX_DECLINED;
 
             ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
                            "kraken: a client address of worker slot %ui "
@@ -1609,9 +1608,13 @@ ngx_kraken_registry_addr_event(const struct sockaddr *sa, socklen_t len,
         full = 1;
 
         /* nothing here knows the owner: the map alone, never over another */
-        if (maps) {
-            (void) kraken_bpf_add_addr(maps, sa, (unsigned) index,
-                                       (unsigned) ngx_kraken_slot);
+        if (maps
+            && kraken_bpf_add_addr(maps, sa, (unsigned) index,
+                                   (unsigned) ngx_kraken_slot)
+               != 0
+            && ngx_errno == EEXIST)
+        {
+            verdict = NGX_DECLINED;
         }
 
         goto done;
@@ -1640,6 +1643,8 @@ done:
                       "(%ui); raise kraken_shm_size",
                       ngx_kraken_sh->naddrs);
     }
+
+    return verdict;
 }
 
 

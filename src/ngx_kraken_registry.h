@@ -145,7 +145,7 @@ u_char *ngx_kraken_registry_token(void);
  * (index: this worker's socket there). Never last writer wins: see
  * ngx_kraken_registry.c.
  */
-void ngx_kraken_registry_addr_event(const struct sockaddr *sa,
+ngx_int_t ngx_kraken_registry_addr_event(const struct sockaddr *sa,
     socklen_t len, int event, kraken_bpf_t *maps, ngx_uint_t index);
 ngx_int_t ngx_kraken_registry_addr_owner(struct sockaddr *sa, socklen_t len,
     ngx_uint_t *slot);

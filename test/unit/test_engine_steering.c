@@ -24,6 +24,7 @@ typedef struct {
     int                  proven;
     int                  removed;
     int                  live;
+    uint16_t             refuse;        /* CHECKED of this port: -1 */
     struct sockaddr_in   last;
     int                  n;
     struct {
@@ -37,7 +38,7 @@ static sim_t     *sim;
 static events_t   ev;
 
 
-static void
+static int
 addr_event(void *data, const struct sockaddr *sa, socklen_t len, int event)
 {
     events_t *e = data;
@@ -54,6 +55,10 @@ addr_event(void *data, const struct sockaddr *sa, socklen_t len, int event)
     switch (event) {
 
     case KRAKEN_ADDR_CHECKED:
+        if (e->refuse && e->refuse == ntohs(e->last.sin_port)) {
+            return -1;
+        }
+
         e->added++;
         e->live++;
         break;
@@ -70,6 +75,8 @@ addr_event(void *data, const struct sockaddr *sa, socklen_t len, int event)
     default:
         fail_msg("unknown address event %d", event);
     }
+
+    return 0;
 }
 
 
@@ -473,6 +480,63 @@ test_a_new_address_is_proven_by_media_and_never_let_go_between(void **state)
 }
 
 
+/*
+ * The caller says another engine's peer has the address (the shared
+ * steering tables refused the claim): the check is dropped unanswered,
+ * the address is not admitted (its datagrams are foreign), and it gives
+ * no consent.
+ */
+
+static void
+test_a_check_from_an_address_the_caller_refuses_is_dropped(void **state)
+{
+    uint8_t                    buf[200];
+    sim_client_t              *eve;
+    kraken_engine_counters_t   ct;
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 1, "room", "eve", OPUS), KRAKEN_OK);
+    eve = &sim->clients[1];
+
+    /* Alice's address, which a peer of another engine has */
+    ev.refuse = ntohs(eve->addr[1].sin_port);
+    eve->from = 1;
+
+    sim_check(sim, 1, eve->server_pwd);
+    sim_pump(sim);
+
+    ct = sim_counters(sim);
+    assert_int_equal(ct.stun_addr_refused, 1);
+    assert_int_equal(eve->stun_at[1], 0);
+    assert_int_equal(ev.added, 0);
+    assert_int_equal(ev.n, 1);
+
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 0x80;
+    buf[1] = OPUS;
+    assert_int_equal(input_from(&eve->addr[1], buf, sizeof(buf)),
+                     KRAKEN_INPUT_FOREIGN);
+
+    /* Eve from her own address connects as ever */
+    eve->from = 0;
+    assert_int_equal(sim_connect(sim, 1), 0);
+    assert_int_equal(eve->stun_at[0], 1);
+
+    /* and a probe from the refused address is not made either */
+    eve->from = 1;
+    sim_check(sim, 1, eve->server_pwd);
+    sim_pump(sim);
+    ct = sim_counters(sim);
+    assert_int_equal(ct.stun_addr_refused, 2);
+    assert_int_equal(eve->stun_at[1], 0);
+    assert_int_equal(ev.live, 1);
+
+    eve->from = 0;
+    assert_int_equal(sim_send(sim, 1, OPUS), 0);
+    assert_int_equal(events_of(KRAKEN_ADDR_PROVEN, &eve->addr[1]), 0);
+}
+
+
 int
 main(void)
 {
@@ -506,6 +570,9 @@ main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_new_address_is_proven_by_media_and_never_let_go_between,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_check_from_an_address_the_caller_refuses_is_dropped,
             setup, teardown),
     };
 
