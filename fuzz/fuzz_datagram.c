@@ -85,13 +85,15 @@ fuzz_log(void *data, const char *msg)
 
 /* The addresses the engine admits and forgets: they must be whole. */
 
-static void
+static int
 fuzz_addr_event(void *data, const struct sockaddr *sa, socklen_t len,
-    int added)
+    int event)
 {
     if (len != sizeof(struct sockaddr_in) || sa->sa_family != AF_INET) {
         fuzz_die("an address event with a bad address");
     }
+
+    return 0;
 }
 
 

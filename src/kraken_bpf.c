@@ -319,7 +319,7 @@ kraken_bpf_add_addr(kraken_bpf_t *b, const struct sockaddr *sa,
     unsigned index, unsigned slot)
 {
     kraken_bpf_addr_t  key;
-    kraken_bpf_peer_t  peer;
+    kraken_bpf_peer_t  peer, old;
 
     if (index >= b->max_socks) {
         errno = EINVAL;
@@ -335,17 +335,71 @@ kraken_bpf_add_addr(kraken_bpf_t *b, const struct sockaddr *sa,
 
     /* a full hash map refuses a new key with E2BIG and is left as it was */
 
+    if (bpf_map_update_elem(b->addrs_fd, &key, &peer, BPF_NOEXIST) == 0) {
+        return 0;
+    }
+
+    if (errno != EEXIST) {
+        return -1;
+    }
+
+    /* ours already: it may change; another slot's: left alone */
+
+    if (bpf_map_lookup_elem(b->addrs_fd, &key, &old) != 0) {
+        return -1;
+    }
+
+    if (old.slot != slot) {
+        errno = EEXIST;
+        return -1;
+    }
+
+    return bpf_map_update_elem(b->addrs_fd, &key, &peer, BPF_EXIST) == 0
+           ? 0 : -1;
+}
+
+
+int
+kraken_bpf_take_addr(kraken_bpf_t *b, const struct sockaddr *sa,
+    unsigned index, unsigned slot)
+{
+    kraken_bpf_addr_t  key;
+    kraken_bpf_peer_t  peer;
+
+    if (index >= b->max_socks) {
+        errno = EINVAL;
+        return -1;
+    }
+
+    if (kraken_bpf_key(sa, &key) != 0) {
+        return -1;
+    }
+
+    peer.index = index;
+    peer.slot = slot;
+
     return bpf_map_update_elem(b->addrs_fd, &key, &peer, BPF_ANY) == 0
            ? 0 : -1;
 }
 
 
 int
-kraken_bpf_del_addr(kraken_bpf_t *b, const struct sockaddr *sa)
+kraken_bpf_del_addr(kraken_bpf_t *b, const struct sockaddr *sa,
+    unsigned slot)
 {
     kraken_bpf_addr_t  key;
+    kraken_bpf_peer_t  peer;
 
     if (kraken_bpf_key(sa, &key) != 0) {
+        return -1;
+    }
+
+    if (bpf_map_lookup_elem(b->addrs_fd, &key, &peer) != 0) {
+        return -1;
+    }
+
+    if (peer.slot != slot) {
+        errno = EPERM;
         return -1;
     }
 

@@ -51,12 +51,24 @@ int kraken_bpf_del_tag(kraken_bpf_t *b, unsigned tag);
 /*
  * Datagrams from sa (AF_INET, or AF_INET6; a v4-mapped IPv6 address is
  * stored as the IPv4 address the program sees) go to socks[index]; slot
- * names the owner for kraken_bpf_purge_slot(). Adding an address again
- * replaces it. A full map fails with E2BIG and changes nothing.
+ * names the owner. The map is shared by every worker, and never last
+ * writer wins:
+ *
+ * kraken_bpf_add_addr() adds sa, or changes it when slot already owns
+ * it; an address of another slot is left as it is (EEXIST).
+ * kraken_bpf_take_addr() sets it whoever had it: for a caller that knows
+ * the other owner is gone or yields (the registry decides, under its
+ * lock). kraken_bpf_del_addr() deletes sa only when slot owns it (EPERM
+ * otherwise, ENOENT when absent).
+ *
+ * A full map fails with E2BIG and changes nothing.
  */
 int kraken_bpf_add_addr(kraken_bpf_t *b, const struct sockaddr *sa,
     unsigned index, unsigned slot);
-int kraken_bpf_del_addr(kraken_bpf_t *b, const struct sockaddr *sa);
+int kraken_bpf_take_addr(kraken_bpf_t *b, const struct sockaddr *sa,
+    unsigned index, unsigned slot);
+int kraken_bpf_del_addr(kraken_bpf_t *b, const struct sockaddr *sa,
+    unsigned slot);
 
 /* deletes every address whose slot is slot (a dead worker's) */
 void kraken_bpf_purge_slot(kraken_bpf_t *b, unsigned slot);

@@ -55,12 +55,34 @@ typedef void (*kraken_room_event_pt)(void *data, const char *rid,
 typedef int (*kraken_room_admit_pt)(void *data, const char *rid);
 
 /*
- * A client address became known to this engine (added 1: a peer's path
- * or probe) or stopped being known (0), so that the caller can steer its
- * datagrams here.
+ * A client address became known to this engine, or stopped being known,
+ * so that the caller can steer its datagrams here:
+ *
+ *   KRAKEN_ADDR_CHECKED    a STUN check with a peer's ICE credentials came
+ *                          from it (a peer's path or probe). Anyone who
+ *                          holds such credentials (their own) can send
+ *                          that check from a spoofed address: a caller
+ *                          that shares the address with other engines
+ *                          takes it as a claim, never over another's,
+                          and returns -1 when another has it: the engine
+                          then neither admits the address nor answers
+                          the check (the datagrams from it are another
+                          engine's, KRAKEN_INPUT_FOREIGN);
+ *   KRAKEN_ADDR_PROVEN     the peer's keys proved it: its DTLS handshake
+ *                          ended with a datagram from it, or SRTP/SRTCP
+ *                          from it was authentic. Announced once per
+ *                          address of a path, after CHECKED;
+ *   KRAKEN_ADDR_FORGOTTEN  no peer here has it any more.
+ *
+ * Returns 0, or -1 for a refused KRAKEN_ADDR_CHECKED; the return value
+ * of the other events is ignored.
  */
-typedef void (*kraken_addr_event_pt)(void *data, const struct sockaddr *sa,
-    socklen_t len, int added);
+#define KRAKEN_ADDR_FORGOTTEN  0
+#define KRAKEN_ADDR_CHECKED    1
+#define KRAKEN_ADDR_PROVEN     2
+
+typedef int (*kraken_addr_event_pt)(void *data, const struct sockaddr *sa,
+    socklen_t len, int event);
 
 /*
  * Kraken's on-track callback: the first Opus packet of a publisher that
@@ -133,6 +155,8 @@ typedef struct {
 #define KRAKEN_ENGINE_DROPS(X)                                               \
     X(stun_bad, "malformed STUN, or an unknown ufrag")                       \
     X(stun_unauthorized, "STUN with a wrong MESSAGE-INTEGRITY")              \
+    X(stun_addr_refused, "STUN checks from an address another worker's "     \
+      "peer has")                                                            \
     X(srtp_failed, "SRTP/SRTCP that failed authentication or replay")        \
     X(unknown_source, "non-STUN from an address no check admitted")          \
     X(malformed, "not STUN, DTLS or RTP at all")                             \

@@ -97,6 +97,7 @@ struct kraken_addr_s {
     struct sockaddr_storage  sa;
     socklen_t         len;
     int               linked;
+    int               proven;           /* KRAKEN_ADDR_PROVEN announced */
     kraken_peer_t    *peer;
     kraken_addr_t    *next;             /* hash chain */
 };
@@ -221,6 +222,7 @@ int kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
     const struct sockaddr *sa, socklen_t len);
 void kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a);
 void kraken_addr_promote(kraken_peer_t *p);
+void kraken_addr_prove(kraken_engine_t *e, kraken_addr_t *a);
 void kraken_ufrag_link(kraken_peer_t *p);
 void kraken_ufrag_unlink(kraken_peer_t *p);
 void *kraken_stun_lookup(void *data, const char *local, size_t local_len,

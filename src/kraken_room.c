@@ -87,14 +87,12 @@ kraken_addr_find(kraken_engine_t *e, const struct sockaddr *sa)
 }
 
 
-void
-kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a)
+/* takes a out of its hash chain, and tells nobody */
+
+static void
+kraken_addr_chain_remove(kraken_engine_t *e, kraken_addr_t *a)
 {
     kraken_addr_t  **pp;
-
-    if (!a->linked) {
-        return;
-    }
 
     pp = &e->by_addr[kraken_addr_hash((struct sockaddr *) &a->sa)
                      % KRAKEN_ADDR_BUCKETS];
@@ -105,12 +103,36 @@ kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a)
             break;
         }
     }
+}
+
+
+static void
+kraken_addr_chain_insert(kraken_engine_t *e, kraken_addr_t *a)
+{
+    uint32_t  h;
+
+    h = kraken_addr_hash((struct sockaddr *) &a->sa) % KRAKEN_ADDR_BUCKETS;
+    a->next = e->by_addr[h];
+    e->by_addr[h] = a;
+}
+
+
+void
+kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a)
+{
+    if (!a->linked) {
+        return;
+    }
+
+    kraken_addr_chain_remove(e, a);
 
     a->linked = 0;
+    a->proven = 0;
 
     if (e->conf.addr_event) {
-        e->conf.addr_event(e->conf.addr_event_data,
-                           (struct sockaddr *) &a->sa, a->len, 0);
+        (void) e->conf.addr_event(e->conf.addr_event_data,
+                                  (struct sockaddr *) &a->sa, a->len,
+                                  KRAKEN_ADDR_FORGOTTEN);
     }
 }
 
@@ -119,14 +141,15 @@ kraken_addr_unlink(kraken_engine_t *e, kraken_addr_t *a)
  * Puts sa into p's path or probe entry. An address belongs to one entry:
  * a probe gives way to a newer check, a path only to its own peer's
  * promotion, so that a replayed check cannot take another peer's path.
- * Returns 0, or -1 when sa is another peer's path.
+ * A STUN check admitted sa: it is announced as CHECKED, not proven.
+ * Returns 0, -1 when sa is another peer's path, or -2 when the caller
+ * refused it (another engine's peer has it): then a is not linked.
  */
 
 int
 kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
     const struct sockaddr *sa, socklen_t len)
 {
-    uint32_t          h;
     kraken_addr_t    *other;
     kraken_engine_t  *e;
 
@@ -152,33 +175,77 @@ kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
     a->len = len;
     a->peer = p;
     a->linked = 1;
+    a->proven = 0;
 
-    h = kraken_addr_hash(sa) % KRAKEN_ADDR_BUCKETS;
-    a->next = e->by_addr[h];
-    e->by_addr[h] = a;
-
-    if (e->conf.addr_event) {
-        e->conf.addr_event(e->conf.addr_event_data, sa, len, 1);
+    if (e->conf.addr_event
+        && e->conf.addr_event(e->conf.addr_event_data, sa, len,
+                              KRAKEN_ADDR_CHECKED)
+           != 0)
+    {
+        a->linked = 0;
+        return -2;
     }
+
+    kraken_addr_chain_insert(e, a);
 
     return 0;
 }
 
 
-/* Authenticated traffic came from the probe: it is the path now. */
+/*
+ * The probe is the path now: the old path is forgotten, the probe's
+ * address moves over without being forgotten in between, so that the
+ * caller's claim on it is never let go (another engine could take it).
+ */
 
 void
 kraken_addr_promote(kraken_peer_t *p)
 {
-    struct sockaddr_storage  sa;
-    socklen_t                len;
+    kraken_engine_t  *e;
 
-    memcpy(&sa, &p->probe.sa, p->probe.len);
-    len = p->probe.len;
+    e = p->engine;
 
-    kraken_addr_unlink(p->engine, &p->probe);
-    kraken_addr_link(p, &p->path, (struct sockaddr *) &sa, len);
-    p->engine->counters.path_switches++;
+    if (!p->probe.linked) {
+        return;
+    }
+
+    kraken_addr_unlink(e, &p->path);
+    kraken_addr_chain_remove(e, &p->probe);
+
+    memcpy(&p->path.sa, &p->probe.sa, p->probe.len);
+    p->path.len = p->probe.len;
+    p->path.peer = p;
+    p->path.linked = 1;
+    p->path.proven = p->probe.proven;
+
+    p->probe.linked = 0;
+    p->probe.proven = 0;
+
+    kraken_addr_chain_insert(e, &p->path);
+
+    e->counters.path_switches++;
+}
+
+
+/*
+ * The peer's keys proved that a's address is the peer's: announced once,
+ * so that the caller can let it win over a mere claim of another engine.
+ */
+
+void
+kraken_addr_prove(kraken_engine_t *e, kraken_addr_t *a)
+{
+    if (!a->linked || a->proven) {
+        return;
+    }
+
+    a->proven = 1;
+
+    if (e->conf.addr_event) {
+        (void) e->conf.addr_event(e->conf.addr_event_data,
+                                  (struct sockaddr *) &a->sa, a->len,
+                                  KRAKEN_ADDR_PROVEN);
+    }
 }
 
 

@@ -44,7 +44,10 @@ kraken_dtls_flush(kraken_engine_t *e, kraken_peer_t *p)
  * A valid check is consent from wherever it comes. It is not proof that
  * the peer is there (a captured check can be replayed from any address),
  * so a new address only becomes a probe; the media path moves to it when
- * the peer's keys speak from it (kraken_transport_heard()).
+ * the peer's keys speak from it (kraken_transport_heard()). Nor is it
+ * proof against another engine: a check from an address the caller says
+ * another engine's peer has (anyone can sign one with credentials of
+ * their own, from a spoofed address) is dropped unanswered.
  */
 
 void
@@ -81,11 +84,13 @@ kraken_input_stun(kraken_engine_t *e, const struct sockaddr *from,
     }
 
     p = data;
-    p->last_consent = now;
 
     if (!p->path.linked) {
         /* the first check: nothing flows yet that could be redirected */
-        (void) kraken_addr_link(p, &p->path, from, fromlen);
+        if (kraken_addr_link(p, &p->path, from, fromlen) == -2) {
+            e->counters.stun_addr_refused++;
+            return;
+        }
 
         /* handshake state costs memory: only for a peer that checked in */
         if (p->dtls == NULL && p->srtp == NULL) {
@@ -98,9 +103,14 @@ kraken_input_stun(kraken_engine_t *e, const struct sockaddr *from,
             }
         }
 
-    } else if (!kraken_addr_equal((struct sockaddr *) &p->path.sa, from)) {
-        (void) kraken_addr_link(p, &p->probe, from, fromlen);
+    } else if (!kraken_addr_equal((struct sockaddr *) &p->path.sa, from)
+               && kraken_addr_link(p, &p->probe, from, fromlen) == -2)
+    {
+        e->counters.stun_addr_refused++;
+        return;
     }
+
+    p->last_consent = now;
 
     memcpy(&dg->addr, from, fromlen);
     dg->addrlen = fromlen;
@@ -116,6 +126,10 @@ kraken_transport_heard(kraken_peer_t *p, kraken_addr_t *a, uint64_t now)
 {
     if (a == &p->probe) {
         kraken_addr_promote(p);
+    }
+
+    if (!p->path.proven) {
+        kraken_addr_prove(p->engine, &p->path);
     }
 
     p->last_consent = now;
@@ -182,6 +196,13 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
             kraken_peer_close(p, now, "srtp failed");
             return;
         }
+
+        /*
+         * The handshake's last flight came from the path (a probe that
+         * carries DTLS before the keys is promoted above): the keys the
+         * offer's fingerprint names prove it.
+         */
+        kraken_addr_prove(e, &p->path);
 
         kraken_engine_histogram_add(&e->counters.dtls_handshake,
                                     now - p->connected_at);

@@ -57,8 +57,8 @@ static ngx_int_t ngx_kraken_media_quitting(ngx_log_t *log,
 static ngx_int_t ngx_kraken_media_drain(ngx_log_t *log,
     kraken_engine_stats_t *st);
 static void ngx_kraken_media_send(void *data, kraken_datagram_t *dg, int n);
-static void ngx_kraken_media_addr_event(void *data,
-    const struct sockaddr *sa, socklen_t len, int added);
+static int ngx_kraken_media_addr_event(void *data,
+    const struct sockaddr *sa, socklen_t len, int event);
 static void ngx_kraken_media_log(void *data, const char *msg);
 
 
@@ -817,28 +817,17 @@ ngx_kraken_media_log(void *data, const char *msg)
 }
 
 
-/* the engine admitted or forgot a client address: steer it here */
+/*
+ * The engine admitted, proved or forgot a client address: steer it here,
+ * in the registry's table and the eBPF map, never over another worker.
+ */
 
-static void
+static int
 ngx_kraken_media_addr_event(void *data, const struct sockaddr *sa,
-    socklen_t len, int added)
+    socklen_t len, int event)
 {
-    ngx_kraken_registry_addr_event(data, sa, len, added);
-
-    if (ngx_kraken_steer_maps == NULL) {
-        return;
-    }
-
-    if (added) {
-        if (kraken_bpf_add_addr(ngx_kraken_steer_maps, sa,
-                                ngx_kraken_sock_index, ngx_kraken_slot)
-            != 0)
-        {
-            ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ngx_kraken_log, ngx_errno,
-                           "kraken: eBPF address map full");
-        }
-
-    } else {
-        (void) kraken_bpf_del_addr(ngx_kraken_steer_maps, sa);
-    }
+    return ngx_kraken_registry_addr_event(sa, len, event,
+                                          ngx_kraken_steer_maps,
+                                          ngx_kraken_sock_index)
+           == NGX_OK ? 0 : -1;
 }

@@ -55,6 +55,7 @@ typedef struct {
                                                    it; NULL: zone full */
     ngx_queue_t               rooms;            /* its room nodes */
     ngx_uint_t                nrooms;
+    ngx_uint_t                naddrs;           /* client addresses it owns */
 } ngx_kraken_slot_t;
 
 
@@ -85,12 +86,21 @@ typedef struct {
  * Which slot admitted a client address: an open-addressing table with
  * linear probing, and deletion by shifting back (no tombstones), so that
  * a worker that receives another worker's datagram finds its owner.
+ *
+ * Never last writer wins (ngx_kraken_registry_addr_event): an entry
+ * names its owner (slot and the slot's epoch), and whether the owner's
+ * peer proved the address with its keys. Another worker takes a live
+ * entry only with keys over a mere check; only the owner deletes it.
+ * The key, hashed and compared, is what follows "epoch".
  */
 typedef struct {
     uint16_t                  slot;             /* + 1; 0: empty */
+    uint8_t                   proven;
+    uint8_t                   pad0;
+    uint32_t                  epoch;            /* the owner slot's */
     uint16_t                  port;
     uint8_t                   family;
-    uint8_t                   pad[3];
+    uint8_t                   pad[1];
     uint8_t                   addr[16];
 } ngx_kraken_addr_entry_t;
 
@@ -140,6 +150,8 @@ static ngx_uint_t ngx_kraken_addr_hash(ngx_kraken_addr_entry_t *key);
 static ngx_int_t ngx_kraken_addr_find_locked(ngx_kraken_addr_entry_t *key,
     ngx_uint_t *index);
 static void ngx_kraken_addr_delete_locked(ngx_uint_t i);
+static ngx_uint_t ngx_kraken_addr_owner_gone_locked(
+    ngx_kraken_addr_entry_t *e);
 static void ngx_kraken_addr_purge_locked(ngx_uint_t slot);
 static void ngx_kraken_counters_add(kraken_engine_counters_t *sum,
     const kraken_engine_counters_t *c);
@@ -1147,6 +1159,7 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
                                 (double) s->stats.active_peers);
         cJSON_AddItemToObject(w, "rooms", rooms);
         cJSON_AddNumberToObject(w, "room_count", (double) s->nrooms);
+        cJSON_AddNumberToObject(w, "addrs", (double) s->naddrs);
         cJSON_AddItemToArray(workers, w);
         lists[i] = rooms;
     }
@@ -1201,6 +1214,7 @@ ngx_kraken_registry_info(void *data, cJSON *state, int details)
                                 (double) msum.handoff_dropped);
         cJSON_AddNumberToObject(counters, "handoff_refused",
                                 (double) msum.handoff_refused);
+
     }
 
     if (workers) {
@@ -1440,6 +1454,10 @@ ngx_kraken_addr_delete_locked(ngx_uint_t i)
     a = ngx_kraken_sh->addrs;
     mask = ngx_kraken_sh->addrs_mask;
 
+    if (ngx_kraken_sh->slots[a[i].slot - 1].naddrs) {
+        ngx_kraken_sh->slots[a[i].slot - 1].naddrs--;
+    }
+
     a[i].slot = 0;
     ngx_kraken_sh->naddrs--;
 
@@ -1479,47 +1497,141 @@ ngx_kraken_addr_purge_locked(ngx_uint_t slot)
 }
 
 
-/* the engine's addr_event: this worker admitted sa, or forgot it */
+/* the owner of e crashed, or left, or its slot has a new holder */
 
-void
-ngx_kraken_registry_addr_event(void *data, const struct sockaddr *sa,
-    socklen_t len, int added)
+static ngx_uint_t
+ngx_kraken_addr_owner_gone_locked(ngx_kraken_addr_entry_t *e)
 {
-    ngx_int_t                 rc;
-    ngx_uint_t                i, full;
-    ngx_kraken_addr_entry_t   key;
+    ngx_kraken_slot_t  *s;
+
+    s = &ngx_kraken_sh->slots[e->slot - 1];
+
+    return (uint32_t) s->epoch != e->epoch || !ngx_kraken_registry_alive(s);
+}
+
+
+/*
+ * The engine's addr_event: this worker's engine admitted sa with a check
+ * (KRAKEN_ADDR_CHECKED), its peer's keys proved it (KRAKEN_ADDR_PROVEN),
+ * or it forgot it. The table, and the eBPF map when maps is not NULL
+ * (written here, under the same lock, so that both say the same), change
+ * only so:
+ *
+ *   - a free address, or one whose owner is gone, is ours;
+ *   - our own entry is updated (proven stays proven);
+ *   - a live entry of another worker is taken only by PROVEN over an
+ *     entry that is not proven: a check (anyone's, from a spoofed
+ *     address) never wins over another worker's peer, and keys never
+ *     over keys. Otherwise the claim is refused: NGX_DECLINED;
+ *   - FORGOTTEN deletes the entry only when it is ours.
+ *
+ * With the table full, the map alone is written, never over another's.
+ */
+
+ngx_int_t
+ngx_kraken_registry_addr_event(const struct sockaddr *sa, socklen_t len,
+    int event, kraken_bpf_t *maps, ngx_uint_t index)
+{
+    ngx_int_t                 rc, verdict;
+    ngx_uint_t                i, full, ours;
+    ngx_kraken_slot_t        *me;
+    ngx_kraken_addr_entry_t   key, *e;
 
     if (ngx_kraken_sh == NULL || ngx_kraken_slot >= NGX_KRAKEN_MAX_SLOTS
         || ngx_kraken_addr_key(&key, (struct sockaddr *) sa, len) != NGX_OK)
     {
-        return;
+        return NGX_OK;
     }
 
+    me = &ngx_kraken_sh->slots[ngx_kraken_slot];
+    verdict = NGX_OK;
+
     key.slot = (uint16_t) (ngx_kraken_slot + 1);
+    key.epoch = (uint32_t) me->epoch;
+    key.proven = (event == KRAKEN_ADDR_PROVEN);
     full = 0;
 
     ngx_shmtx_lock(&ngx_kraken_shpool->mutex);
 
     rc = ngx_kraken_addr_find_locked(&key, &i);
+    e = &ngx_kraken_sh->addrs[i];
 
-    if (added) {
-        if (rc == NGX_OK) {
-            /* the address moved here from another worker's peer */
-            ngx_kraken_sh->addrs[i].slot = key.slot;
+    ours = (rc == NGX_OK && e->slot == key.slot && e->epoch == key.epoch);
 
-        } else if (ngx_kraken_sh->naddrs
-                   < ngx_kraken_sh->addrs_mask - ngx_kraken_sh->addrs_mask / 4)
-        {
-            ngx_kraken_sh->addrs[i] = key;
-            ngx_kraken_sh->naddrs++;
-
-        } else {
-            full = 1;
+    if (event == KRAKEN_ADDR_FORGOTTEN) {
+        if (ours) {
+            ngx_kraken_addr_delete_locked(i);
         }
 
-    } else if (rc == NGX_OK && ngx_kraken_sh->addrs[i].slot == key.slot) {
-        ngx_kraken_addr_delete_locked(i);
+        if (maps) {
+            /* ours only, also one made while the table was full */
+            (void) kraken_bpf_del_addr(maps, sa, (unsigned) ngx_kraken_slot);
+        }
+
+        goto done;
     }
+
+    if (rc == NGX_OK) {
+
+        if (ours) {
+            e->proven |= key.proven;
+
+        } else if (ngx_kraken_addr_owner_gone_locked(e)
+                   || (key.proven && !e->proven))
+        {
+            if (ngx_kraken_sh->slots[e->slot - 1].naddrs) {
+                ngx_kraken_sh->slots[e->slot - 1].naddrs--;
+            }
+
+            e->slot = key.slot;
+            e->epoch = key.epoch;
+            e->proven = key.proven;
+            me->naddrs++;
+
+        } else {
+            verdict = NGX_DECLINED;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                           "kraken: a client address of worker slot %ui "
+                           "is not taken", (ngx_uint_t) e->slot - 1);
+            goto done;
+        }
+
+    } else if (ngx_kraken_sh->naddrs
+               < ngx_kraken_sh->addrs_mask - ngx_kraken_sh->addrs_mask / 4)
+    {
+        *e = key;
+        ngx_kraken_sh->naddrs++;
+        me->naddrs++;
+
+    } else {
+        full = 1;
+
+        /* nothing here knows the owner: the map alone, never over another */
+        if (maps
+            && kraken_bpf_add_addr(maps, sa, (unsigned) index,
+                                   (unsigned) ngx_kraken_slot)
+               != 0
+            && ngx_errno == EEXIST)
+        {
+            verdict = NGX_DECLINED;
+        }
+
+        goto done;
+    }
+
+    /* the table says it is ours: so does the map, whatever it had */
+
+    if (maps
+        && kraken_bpf_take_addr(maps, sa, (unsigned) index,
+                                (unsigned) ngx_kraken_slot)
+           != 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, ngx_errno,
+                       "kraken: eBPF address map full");
+    }
+
+done:
 
     ngx_shmtx_unlock(&ngx_kraken_shpool->mutex);
 
@@ -1531,6 +1643,8 @@ ngx_kraken_registry_addr_event(void *data, const struct sockaddr *sa,
                       "(%ui); raise kraken_shm_size",
                       ngx_kraken_sh->naddrs);
     }
+
+    return verdict;
 }
 
 

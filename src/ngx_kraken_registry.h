@@ -13,6 +13,7 @@
 
 #include <cJSON.h>
 
+#include "kraken_bpf.h"
 #include "kraken_engine.h"
 #include "kraken_id.h"
 
@@ -138,9 +139,14 @@ void ngx_kraken_registry_set_handoff(in_port_t port);
 in_port_t ngx_kraken_registry_handoff(ngx_uint_t slot);
 u_char *ngx_kraken_registry_token(void);
 
-/* client addresses: which worker admitted each (the engine's addr_event) */
-void ngx_kraken_registry_addr_event(void *data, const struct sockaddr *sa,
-    socklen_t len, int added);
+/*
+ * Client addresses: which worker admitted each (the engine's addr_event,
+ * event a KRAKEN_ADDR_*), kept with the eBPF map when maps is not NULL
+ * (index: this worker's socket there). Never last writer wins: see
+ * ngx_kraken_registry.c.
+ */
+ngx_int_t ngx_kraken_registry_addr_event(const struct sockaddr *sa,
+    socklen_t len, int event, kraken_bpf_t *maps, ngx_uint_t index);
 ngx_int_t ngx_kraken_registry_addr_owner(struct sockaddr *sa, socklen_t len,
     ngx_uint_t *slot);
 void ngx_kraken_registry_leave(void);

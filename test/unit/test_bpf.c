@@ -479,11 +479,13 @@ test_datagrams_of_a_known_address_go_to_its_socket(void **state)
 
     /* deleted: by hash again */
 
-    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr[0]),
+    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr[0],
+                                         0),
                      0);
     assert_int_equal(deliver(g, fd[0], "rtp", 3), h[0]);
 
-    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr[0]),
+    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr[0],
+                                         0),
                      -1);
     assert_int_equal(errno, ENOENT);
 
@@ -545,7 +547,63 @@ test_a_v4_mapped_address_steers_the_ipv4_sender(void **state)
     assert_int_equal(deliver(g, fd, "rtp", 3), (h + 2) % SOCKS);
 
     /* and the plain IPv4 address is the same key */
-    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) sin), 0);
+    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) sin, 0),
+                     0);
+    assert_int_equal(deliver(g, fd, "rtp", 3), h);
+
+    close(fd);
+}
+
+
+/*
+ * Issue 17: one worker cannot steer another's client to itself, nor
+ * delete the other's entry; a datagram keeps going to the owner.
+ */
+
+static void
+test_a_worker_cannot_redirect_or_delete_another_workers_address(
+    void **state)
+{
+    int       fd, h;
+    group_t  *g = *state;
+    struct sockaddr_storage  addr;
+
+    if (g->b == NULL) {
+        skip();
+    }
+
+    fd = client_open(g, &addr);
+    h = hashed(g, fd);
+
+    assert_int_equal(kraken_bpf_add_addr(g->b, (struct sockaddr *) &addr,
+                                         (h + 1) % SOCKS, 3), 0);
+    assert_int_equal(deliver(g, fd, "rtp", 3), (h + 1) % SOCKS);
+
+    /* slot 4 claims it: refused, the datagram still goes to slot 3 */
+    assert_int_equal(kraken_bpf_add_addr(g->b, (struct sockaddr *) &addr,
+                                         (h + 2) % SOCKS, 4), -1);
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(deliver(g, fd, "rtp", 3), (h + 1) % SOCKS);
+
+    /* slot 4 forgets it: slot 3's entry stays */
+    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr, 4),
+                     -1);
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(deliver(g, fd, "rtp", 3), (h + 1) % SOCKS);
+
+    /* the owner moves it */
+    assert_int_equal(kraken_bpf_add_addr(g->b, (struct sockaddr *) &addr,
+                                         (h + 3) % SOCKS, 3), 0);
+    assert_int_equal(deliver(g, fd, "rtp", 3), (h + 3) % SOCKS);
+
+    /* taken on purpose (the owner is gone): slot 4's from now on */
+    assert_int_equal(kraken_bpf_take_addr(g->b, (struct sockaddr *) &addr,
+                                          (h + 2) % SOCKS, 4), 0);
+    assert_int_equal(deliver(g, fd, "rtp", 3), (h + 2) % SOCKS);
+    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr, 3),
+                     -1);
+    assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr, 4),
+                     0);
     assert_int_equal(deliver(g, fd, "rtp", 3), h);
 
     close(fd);
@@ -749,8 +807,19 @@ test_a_full_address_map_refuses_cleanly(void **state)
                      -1);
     assert_int_equal(errno, E2BIG);
 
-    /* an address already there may still change */
-    assert_int_equal(kraken_bpf_add_addr(b, (struct sockaddr *) &sin[2], 0, 1),
+    /* an address already there may still change, by its own slot */
+    assert_int_equal(kraken_bpf_add_addr(b, (struct sockaddr *) &sin[2], 0, 0),
+                     0);
+
+    /* another slot's is neither replaced nor deleted, only taken */
+    assert_int_equal(kraken_bpf_add_addr(b, (struct sockaddr *) &sin[2], 1, 1),
+                     -1);
+    assert_int_equal(errno, EEXIST);
+    assert_int_equal(kraken_bpf_del_addr(b, (struct sockaddr *) &sin[2], 1),
+                     -1);
+    assert_int_equal(errno, EPERM);
+    assert_int_equal(kraken_bpf_take_addr(b, (struct sockaddr *) &sin[2], 0,
+                                          1),
                      0);
 
     /* out of range, unknown family */
@@ -768,12 +837,15 @@ test_a_full_address_map_refuses_cleanly(void **state)
 
     /* all four are still there, and after a purge one place is free */
     kraken_bpf_purge_slot(b, 1);
-    assert_int_equal(kraken_bpf_del_addr(b, (struct sockaddr *) &sin[2]), -1);
+    assert_int_equal(kraken_bpf_del_addr(b, (struct sockaddr *) &sin[2], 1),
+                     -1);
+    assert_int_equal(errno, ENOENT);
     assert_int_equal(kraken_bpf_add_addr(b, (struct sockaddr *) &sin[4], 1, 0),
                      0);
 
     for (i = 0; i < 5; i++) {
-        assert_int_equal(kraken_bpf_del_addr(b, (struct sockaddr *) &sin[i]),
+        assert_int_equal(kraken_bpf_del_addr(b, (struct sockaddr *) &sin[i],
+                                             0),
                          i == 2 ? -1 : 0);
     }
 
@@ -810,7 +882,8 @@ test_ipv6_stun_and_addresses_are_steered(void **state)
                                              (h + 1) % SOCKS, 0), 0);
         assert_int_equal(deliver(g, fd, "rtp", 3), (h + 1) % SOCKS);
 
-        assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr),
+        assert_int_equal(kraken_bpf_del_addr(g->b, (struct sockaddr *) &addr,
+                                             0),
                          0);
         assert_int_equal(deliver(g, fd, "rtp", 3), h);
 
@@ -828,6 +901,9 @@ main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_stun_of_an_unknown_or_deleted_tag_goes_by_hash,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_worker_cannot_redirect_or_delete_another_workers_address,
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_datagrams_of_a_known_address_go_to_its_socket,

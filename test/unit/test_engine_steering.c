@@ -20,10 +20,17 @@
 #define TAG   37                        /* "cf" */
 
 typedef struct {
-    int                  added;
+    int                  added;         /* CHECKED */
+    int                  proven;
     int                  removed;
     int                  live;
+    uint16_t             refuse;        /* CHECKED of this port: -1 */
     struct sockaddr_in   last;
+    int                  n;
+    struct {
+        int              event;
+        uint16_t         port;          /* host order */
+    }                    log[64];
 } events_t;
 
 
@@ -31,22 +38,65 @@ static sim_t     *sim;
 static events_t   ev;
 
 
-static void
-addr_event(void *data, const struct sockaddr *sa, socklen_t len, int added)
+static int
+addr_event(void *data, const struct sockaddr *sa, socklen_t len, int event)
 {
     events_t *e = data;
 
     assert_int_equal(len, sizeof(struct sockaddr_in));
     memcpy(&e->last, sa, sizeof(struct sockaddr_in));
 
-    if (added) {
+    if (e->n < 64) {
+        e->log[e->n].event = event;
+        e->log[e->n].port = ntohs(e->last.sin_port);
+        e->n++;
+    }
+
+    switch (event) {
+
+    case KRAKEN_ADDR_CHECKED:
+        if (e->refuse && e->refuse == ntohs(e->last.sin_port)) {
+            return -1;
+        }
+
         e->added++;
         e->live++;
+        break;
 
-    } else {
+    case KRAKEN_ADDR_PROVEN:
+        e->proven++;
+        break;
+
+    case KRAKEN_ADDR_FORGOTTEN:
         e->removed++;
         e->live--;
+        break;
+
+    default:
+        fail_msg("unknown address event %d", event);
     }
+
+    return 0;
+}
+
+
+/* how often the log has event for port */
+static int
+events_of(int event, const struct sockaddr_in *sin)
+{
+    int  i, n;
+
+    n = 0;
+
+    for (i = 0; i < ev.n; i++) {
+        if (ev.log[i].event == event
+            && ev.log[i].port == ntohs(sin->sin_port))
+        {
+            n++;
+        }
+    }
+
+    return n;
 }
 
 
@@ -215,6 +265,7 @@ test_admitted_addresses_are_announced_and_withdrawn(void **state)
     assert_int_equal(sim_connect(sim, 0), 0);
 
     assert_int_equal(ev.added, 1);
+    assert_int_equal(ev.proven, 1);
     assert_int_equal(ev.live, 1);
     assert_memory_equal(&ev.last.sin_addr, &sim->clients[0].addr[0].sin_addr,
                         4);
@@ -289,6 +340,203 @@ test_the_tag_parser_survives_hostile_stun(void **state)
 }
 
 
+/*
+ * Issue 17: a check proves only that its sender holds some peer's ICE
+ * credentials, which anyone can have for a peer of their own, and can be
+ * sent from a spoofed address. The engine says which addresses the
+ * peer's keys proved, so that the shared steering tables never let a
+ * mere check win over another worker's peer.
+ */
+
+static void
+test_a_check_is_announced_as_checked_and_the_keys_prove_it(void **state)
+{
+    sim_client_t  *c;
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 0, "room", "alice", OPUS), KRAKEN_OK);
+    c = &sim->clients[0];
+
+    sim_check(sim, 0, c->server_pwd);
+    sim_pump(sim);
+
+    assert_int_equal(ev.added, 1);
+    assert_int_equal(ev.proven, 0);
+    assert_int_equal(events_of(KRAKEN_ADDR_CHECKED, &c->addr[0]), 1);
+
+    /* consent checks from the same address announce nothing new */
+    sim_check(sim, 0, c->server_pwd);
+    sim_pump(sim);
+    assert_int_equal(ev.n, 1);
+
+    /* the DTLS handshake ends from it: proven, once */
+    assert_int_equal(sim_handshake(sim, 0), 0);
+    assert_int_equal(ev.proven, 1);
+    assert_int_equal(events_of(KRAKEN_ADDR_PROVEN, &c->addr[0]), 1);
+
+    assert_int_equal(sim_send(sim, 0, OPUS), 0);
+    assert_int_equal(sim_send(sim, 0, OPUS), 0);
+    assert_int_equal(ev.proven, 1);
+    assert_int_equal(ev.live, 1);
+}
+
+
+static void
+test_an_address_an_attacker_checked_is_never_proven(void **state)
+{
+    int                  i;
+    uint8_t              buf[200];
+    sim_client_t        *eve;
+    kraken_error_t       err;
+    struct sockaddr_in   alice;
+
+    assert_non_null(sim_engine(sim));
+
+    /* Eve publishes with her own credentials */
+    assert_int_equal(sim_publish(sim, 1, "room", "eve", OPUS), KRAKEN_OK);
+    eve = &sim->clients[1];
+
+    /* and signs a check from the address of a peer of another engine */
+    memset(&alice, 0, sizeof(alice));
+    alice.sin_family = AF_INET;
+    alice.sin_addr.s_addr = htonl(0x7f000001);
+    alice.sin_port = htons(51000);
+    eve->addr[1] = alice;
+    eve->from = 1;
+
+    sim_check(sim, 1, eve->server_pwd);
+    sim_pump(sim);
+    assert_int_equal(events_of(KRAKEN_ADDR_CHECKED, &alice), 1);
+
+    /* Alice's SRTP, which Eve's keys cannot authenticate, and DTLS junk */
+    for (i = 0; i < 50; i++) {
+        memset(buf, i, sizeof(buf));
+        buf[0] = 0x80;
+        buf[1] = OPUS;
+        sim_input_from(sim, &alice, buf, sizeof(buf));
+        buf[0] = 23;
+        sim_input_from(sim, &alice, buf, sizeof(buf));
+    }
+
+    assert_int_equal(ev.proven, 0);
+
+    /* Eve's handshake from her own address proves hers, not Alice's */
+    eve->from = 0;
+    assert_int_equal(sim_connect(sim, 1), 0);
+    assert_int_equal(events_of(KRAKEN_ADDR_PROVEN, &eve->addr[0]), 1);
+    assert_int_equal(events_of(KRAKEN_ADDR_PROVEN, &alice), 0);
+
+    /* forgotten when Eve's peer lets it go */
+    assert_int_equal(events_of(KRAKEN_ADDR_FORGOTTEN, &alice), 1);
+
+    assert_int_equal(kraken_engine_end(sim->engine, "room", "eve",
+                                       eve->track, sim->now, &err),
+                     KRAKEN_OK);
+    assert_int_equal(ev.live, 0);
+}
+
+
+static void
+test_a_new_address_is_proven_by_media_and_never_let_go_between(void **state)
+{
+    int            i;
+    sim_client_t  *c;
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 0, "room", "alice", OPUS), KRAKEN_OK);
+    assert_int_equal(sim_connect(sim, 0), 0);
+    c = &sim->clients[0];
+
+    /* NAT rebinding: a check from a new address makes a probe */
+    c->from = 1;
+    sim_check(sim, 0, c->server_pwd);
+    sim_pump(sim);
+    assert_int_equal(events_of(KRAKEN_ADDR_CHECKED, &c->addr[1]), 1);
+    assert_int_equal(events_of(KRAKEN_ADDR_PROVEN, &c->addr[1]), 0);
+
+    /* authentic media from it: the path, proven, the old one forgotten */
+    assert_int_equal(sim_send(sim, 0, OPUS), 0);
+    assert_int_equal(events_of(KRAKEN_ADDR_PROVEN, &c->addr[1]), 1);
+    assert_int_equal(events_of(KRAKEN_ADDR_FORGOTTEN, &c->addr[0]), 1);
+    assert_int_equal(ev.live, 1);
+
+    /* the new address was claimed all along: never forgotten between */
+    assert_int_equal(events_of(KRAKEN_ADDR_FORGOTTEN, &c->addr[1]), 0);
+
+    for (i = 0; i < ev.n; i++) {
+        if (ev.log[i].port == ntohs(c->addr[1].sin_port)) {
+            assert_int_not_equal(ev.log[i].event, KRAKEN_ADDR_FORGOTTEN);
+        }
+    }
+
+    /* and the way back */
+    c->from = 0;
+    sim_check(sim, 0, c->server_pwd);
+    sim_pump(sim);
+    assert_int_equal(sim_send(sim, 0, OPUS), 0);
+    assert_int_equal(events_of(KRAKEN_ADDR_PROVEN, &c->addr[0]), 2);
+    assert_int_equal(events_of(KRAKEN_ADDR_FORGOTTEN, &c->addr[1]), 1);
+    assert_int_equal(ev.live, 1);
+}
+
+
+/*
+ * The caller says another engine's peer has the address (the shared
+ * steering tables refused the claim): the check is dropped unanswered,
+ * the address is not admitted (its datagrams are foreign), and it gives
+ * no consent.
+ */
+
+static void
+test_a_check_from_an_address_the_caller_refuses_is_dropped(void **state)
+{
+    uint8_t                    buf[200];
+    sim_client_t              *eve;
+    kraken_engine_counters_t   ct;
+
+    assert_non_null(sim_engine(sim));
+    assert_int_equal(sim_publish(sim, 1, "room", "eve", OPUS), KRAKEN_OK);
+    eve = &sim->clients[1];
+
+    /* Alice's address, which a peer of another engine has */
+    ev.refuse = ntohs(eve->addr[1].sin_port);
+    eve->from = 1;
+
+    sim_check(sim, 1, eve->server_pwd);
+    sim_pump(sim);
+
+    ct = sim_counters(sim);
+    assert_int_equal(ct.stun_addr_refused, 1);
+    assert_int_equal(eve->stun_at[1], 0);
+    assert_int_equal(ev.added, 0);
+    assert_int_equal(ev.n, 1);
+
+    memset(buf, 0, sizeof(buf));
+    buf[0] = 0x80;
+    buf[1] = OPUS;
+    assert_int_equal(input_from(&eve->addr[1], buf, sizeof(buf)),
+                     KRAKEN_INPUT_FOREIGN);
+
+    /* Eve from her own address connects as ever */
+    eve->from = 0;
+    assert_int_equal(sim_connect(sim, 1), 0);
+    assert_int_equal(eve->stun_at[0], 1);
+
+    /* and a probe from the refused address is not made either */
+    eve->from = 1;
+    sim_check(sim, 1, eve->server_pwd);
+    sim_pump(sim);
+    ct = sim_counters(sim);
+    assert_int_equal(ct.stun_addr_refused, 2);
+    assert_int_equal(eve->stun_at[1], 0);
+    assert_int_equal(ev.live, 1);
+
+    eve->from = 0;
+    assert_int_equal(sim_send(sim, 1, OPUS), 0);
+    assert_int_equal(events_of(KRAKEN_ADDR_PROVEN, &eve->addr[1]), 0);
+}
+
+
 int
 main(void)
 {
@@ -313,6 +561,18 @@ main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_the_tag_parser_survives_hostile_stun,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_check_is_announced_as_checked_and_the_keys_prove_it,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_an_address_an_attacker_checked_is_never_proven,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_new_address_is_proven_by_media_and_never_let_go_between,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_check_from_an_address_the_caller_refuses_is_dropped,
             setup, teardown),
     };
 
