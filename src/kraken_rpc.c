@@ -1188,3 +1188,32 @@ kraken_rpc_error(const char *body, size_t len, int code,
 
     return 200;
 }
+
+
+int
+kraken_rpc_http_error(const char *body, size_t len, int status, char **out,
+    size_t *outlen)
+{
+    int          code;
+    cJSON       *root, *id, *method, *params;
+    const char  *why, *description;
+
+    code = kraken_error_http(status);
+    description = kraken_error_http_description(status);
+
+    if (code == 0) {
+        code = KRAKEN_ERR_HTTP_SERVER + 500;
+        description = kraken_error_http_description(500);
+    }
+
+    id = NULL;
+    root = (body != NULL)
+           ? kraken_rpc_envelope(body, len, &id, &method, &params, &why)
+           : NULL;
+
+    kraken_rpc_render(NULL, code, description, root ? id : NULL, out,
+                      outlen);
+    cJSON_Delete(root);
+
+    return *out ? 0 : -1;
+}
