@@ -1191,19 +1191,25 @@ kraken_rpc_error(const char *body, size_t len, int code,
 
 
 int
-kraken_rpc_http_error(const char *body, size_t len, int status, char **out,
-    size_t *outlen)
+kraken_rpc_http_error(const char *body, size_t len, int status, int code,
+    char **out, size_t *outlen)
 {
-    int          code;
-    cJSON       *root, *id, *method, *params;
+    cJSON       *root, *id, *method, *params, *reply, *e;
     const char  *why, *description;
 
-    code = kraken_error_http(status);
-    description = kraken_error_http_description(status);
+    *out = NULL;
+    *outlen = 0;
 
-    if (code == 0) {
-        code = KRAKEN_ERR_HTTP_SERVER + 500;
-        description = kraken_error_http_description(500);
+    if (kraken_error_http(status) == 0) {
+        status = 500;
+    }
+
+    if (code == KRAKEN_ERR_PEER_NOT_FOUND) {
+        description = "room not found";
+
+    } else {
+        code = kraken_error_http(status);
+        description = kraken_error_http_description(status);
     }
 
     id = NULL;
@@ -1211,8 +1217,22 @@ kraken_rpc_http_error(const char *body, size_t len, int status, char **out,
            ? kraken_rpc_envelope(body, len, &id, &method, &params, &why)
            : NULL;
 
-    kraken_rpc_render(NULL, code, description, root ? id : NULL, out,
-                      outlen);
+    reply = cJSON_CreateObject();
+    e = reply ? cJSON_AddObjectToObject(reply, "error") : NULL;
+
+    if (e != NULL
+        && cJSON_AddNumberToObject(e, "status", status) != NULL
+        && cJSON_AddNumberToObject(e, "code", code) != NULL
+        && cJSON_AddStringToObject(e, "description", description) != NULL
+        && (!cJSON_IsString(id) || id->valuestring[0] == '\0'
+            || cJSON_AddStringToObject(reply, "id", id->valuestring)
+               != NULL))
+    {
+        *out = cJSON_PrintUnformatted(reply);
+        *outlen = *out ? strlen(*out) : 0;
+    }
+
+    cJSON_Delete(reply);
     cJSON_Delete(root);
 
     return *out ? 0 : -1;

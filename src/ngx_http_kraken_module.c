@@ -1548,7 +1548,13 @@ ngx_http_kraken_header_filter(ngx_http_request_t *r)
     status = r->headers_out.status;
 
     if (r->err_status && status >= 400 && status <= 599) {
-        if (ngx_http_kraken_envelope(r, status, 0) != NGX_OK) {
+        /* on a front, nginx's 404 is the engines' last "not here" */
+        if (ngx_http_kraken_envelope(r, status,
+                                     klcf->front
+                                     && status == NGX_HTTP_NOT_FOUND
+                                     ? KRAKEN_ERR_PEER_NOT_FOUND : 0)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -1565,10 +1571,10 @@ ngx_http_kraken_header_filter(ngx_http_request_t *r)
 
 
 /*
- * The envelope of r's answer with HTTP status: code 0 for an answer nginx
- * made (5001SSS, 5003SSS, with CORS), else that code (an engine's answer
- * through a front, whose CORS headers it keeps). The call's id when its
- * body was read whole.
+ * The envelope of r's answer with HTTP status and code (0: the status's,
+ * 5001SSS or 5003SSS). An answer nginx made gets the CORS headers; an
+ * engine's answer through a front keeps the engine's. The call's id when
+ * its body was read whole.
  */
 
 static ngx_int_t
@@ -1612,14 +1618,8 @@ ngx_http_kraken_envelope(ngx_http_request_t *r, ngx_uint_t status,
 
     out = NULL;
 
-    if (code == 0) {
-        (void) kraken_rpc_http_error((const char *) body.data, body.len,
-                                     status, &out, &len);
-
-    } else {
-        (void) kraken_rpc_error((const char *) body.data, body.len, code,
-                                "room not found", &out, &len);
-    }
+    (void) kraken_rpc_http_error((const char *) body.data, body.len, status,
+                                 code, &out, &len);
 
     if (out == NULL) {
         return NGX_ERROR;
@@ -1637,7 +1637,7 @@ ngx_http_kraken_envelope(ngx_http_request_t *r, ngx_uint_t status,
     kctx->envelope.data = p;
     kctx->envelope.len = len;
 
-    if (code == 0) {
+    if (r->err_status) {
         /* nginx's own answer: CORS once, whatever was set before it */
         part = &r->headers_out.headers.part;
         h = part->elts;
@@ -1675,7 +1675,9 @@ ngx_http_kraken_envelope(ngx_http_request_t *r, ngx_uint_t status,
         {
             return NGX_ERROR;
         }
+    }
 
+    if (code == 0) {
         code = kraken_error_http(status);
     }
 

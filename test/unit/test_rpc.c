@@ -516,7 +516,7 @@ test_nginx_made_errors_are_envelopes_with_their_status(void **state)
     (void) state;
 
     /* a 429 before the body was read: no id, 5001429, status 429 */
-    assert_int_equal(kraken_rpc_http_error(NULL, 0, 429, &out, &len), 0);
+    assert_int_equal(kraken_rpc_http_error(NULL, 0, 429, 0, &out, &len), 0);
     assert_string_equal(out, "{\"error\":{\"status\":429,"
                         "\"code\":5001429,\"description\":"
                         "\"too many requests, slow down and retry\"}}");
@@ -524,18 +524,27 @@ test_nginx_made_errors_are_envelopes_with_their_status(void **state)
     free(out);
 
     /* a 502 on a front, the call read: its id */
-    assert_int_equal(kraken_rpc_http_error(call, sizeof(call) - 1, 502,
+    assert_int_equal(kraken_rpc_http_error(call, sizeof(call) - 1, 502, 0,
                                            &out, &len), 0);
     assert_non_null(strstr(out, "\"id\":\"c1\""));
     assert_non_null(strstr(out, "\"status\":502,\"code\":5003502,"));
     free(out);
 
     /* a body that is not a call: no id; a status out of range: 500 */
-    assert_int_equal(kraken_rpc_http_error("{\"id\":", 6, 302, &out, &len),
-                     0);
+    assert_int_equal(kraken_rpc_http_error("{\"id\":", 6, 302, 0, &out,
+                                           &len), 0);
     assert_string_equal(out, "{\"error\":{\"status\":500,"
                         "\"code\":5003500,\"description\":"
                         "\"internal server error\"}}");
+    free(out);
+
+    /* a front's 404 from the engines: Kraken's "not found", no engine */
+    assert_int_equal(kraken_rpc_http_error(call, sizeof(call) - 1, 404,
+                                           KRAKEN_ERR_PEER_NOT_FOUND, &out,
+                                           &len), 0);
+    assert_string_equal(out, "{\"error\":{\"status\":404,"
+                        "\"code\":5002001,\"description\":"
+                        "\"room not found\"},\"id\":\"c1\"}");
     free(out);
 
     assert_int_equal(kraken_error_status(5001413), 413);
