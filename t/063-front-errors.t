@@ -132,7 +132,7 @@ no_kraken_headers('an engine\'s Kraken error', $res);
 #    through a location whose upstream has engine 1 only; engine 1 keeps
 #    the placement record of about half the rooms
 my $found;
-for my $r (1 .. 24) {
+for my $r (1 .. 32) {
     my $room = "r$r-$tag";
     my (undef, $p) = call('/front', { id => 'p', method => 'publish',
                                       params => [$room, 'bob', $jsep] });
@@ -143,8 +143,21 @@ for my $r (1 .. 24) {
     $found = $room;
     last;
 }
+
+# else a record made on engine 1 for engine 2, as a front would make it
+unless ($found) {
+    my $room = "placed-$tag";
+    HTTP::Tiny->new(timeout => 10)->request('POST', $eng[0]->url,
+        { headers => { 'Content-Type' => 'application/json',
+                       'X-Kraken-Place' => $name[1] },
+          content => $J->encode({ id => 'x', method => 'list',
+                                  params => [$room] }) });
+    ($res, $j) = call('/one', { id => 'l', method => 'list',
+                                params => [$room] });
+    $found = $room if $res->{status} == 404;
+}
 ok($found, 'a room whose record names an engine this location lacks')
-    or diag('no 404 in 24 rooms');
+    or diag('no 404 in 32 rooms, nor for a record made directly');
 SKIP: {
     skip 'no 404 to look at', 6 unless $found;
     envelope_ok('the last 404', $res, $j, 404, 5002001);
