@@ -16,7 +16,7 @@ use Time::HiRes qw(time sleep);
 # that runs on a test's prefix (and is not a zombie)
 sub leftovers {
     my $ns = readlink '/proc/self/ns/net' // '';
-    my @found;
+    my (@nginx, @found, %master);
 
     opendir my $dh, '/proc' or return ();
     for my $pid (grep { /^\d+$/ } readdir $dh) {
@@ -25,22 +25,32 @@ sub leftovers {
         close $fh;
         next unless $cmd =~ /^nginx: |nginx\0/;
         $cmd =~ tr/\0/ /;
-        next unless $cmd =~ m{/kraken-(?:t|deb-nginx)-[^/ ]+/};
         next unless (readlink("/proc/$pid/ns/net") // '') eq $ns;
         open $fh, '<', "/proc/$pid/stat" or next;
         my $stat = <$fh> // '';
         close $fh;
         next if $stat =~ /^\d+ \(.*\) Z /s;
-        push @found, [$pid, $cmd, $cmd =~ /master process/ ? 1 : 0];
+        my ($ppid) = $stat =~ /^\d+ \(.*\) \S (\d+)/s;
+        push @nginx, [$pid, $cmd, $cmd =~ /master process/ ? 1 : 0,
+                      $ppid // 0];
     }
     closedir $dh;
+
+    for my $p (@nginx) {
+        next unless $p->[1] =~ m{/kraken-(?:t|deb-nginx)-[^/ ]+/};
+        push @found, $p;
+        $master{$p->[0]} = 1;
+    }
+
+    # their workers, whose command line names no prefix: killed with them
+    push @found, grep { $master{$_->[3]} && !$master{$_->[0]} } @nginx;
 
     return @found;
 }
 
 my @left = leftovers();
 
-for my $p (@left) {
+for my $p (grep { $_->[2] } @left) {
     my ($pid, $cmd, $master) = @$p;
     my ($prefix) = $cmd =~ m{(/\S*/kraken-(?:t|deb-nginx)-[^/ ]+)/};
     my ($test) = ($prefix // '') =~ m{/kraken-t-(.+)-[^-]+$};

@@ -483,12 +483,12 @@ sub alive {
 
 
 # The nginx processes of this network namespace whose command line names
-# $prefix (undef: any kraken-t-* prefix): [pid, command line, 1 for a
-# master, parent pid].
+# $prefix (undef: any kraken-t-* prefix), and their workers (whose command
+# line names no prefix): [pid, command line, 1 for a master, parent pid].
 sub prefix_nginx {
     my ($prefix) = @_;
     my $ns = readlink '/proc/self/ns/net' // '';
-    my @found;
+    my (@nginx, @found, %master);
 
     opendir my $dh, '/proc' or return ();
     for my $pid (grep { /^\d+$/ } readdir $dh) {
@@ -498,18 +498,26 @@ sub prefix_nginx {
         close $fh;
         next unless $cmd =~ /^nginx: |nginx\0/;
         $cmd =~ tr/\0/ /;
-        next unless defined $prefix ? index($cmd, "$prefix/") >= 0
-                                    : $cmd =~ m{/kraken-(?:t|deb-nginx)-[^/ ]+/};
         next unless (readlink("/proc/$pid/ns/net") // '') eq $ns;
-        next unless alive($pid);
         open $fh, '<', "/proc/$pid/stat" or next;
         my $stat = <$fh> // '';
         close $fh;
+        next if $stat =~ /^\d+ \(.*\) Z /s;
         my ($ppid) = $stat =~ /^\d+ \(.*\) \S (\d+)/s;
-        push @found, [$pid, $cmd, $cmd =~ /master process/ ? 1 : 0,
+        push @nginx, [$pid, $cmd, $cmd =~ /master process/ ? 1 : 0,
                       $ppid // 0];
     }
     closedir $dh;
+
+    for my $p (@nginx) {
+        next unless defined $prefix ? index($p->[1], "$prefix/") >= 0
+                                    : $p->[1] =~ m{/kraken-(?:t|deb-nginx)-[^/ ]+/};
+        push @found, $p;
+        $master{$p->[0]} = 1;
+    }
+
+    # the workers of those masters (their command line names no prefix)
+    push @found, grep { $master{$_->[3]} && !$master{$_->[0]} } @nginx;
 
     return @found;
 }
