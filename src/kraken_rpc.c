@@ -1188,3 +1188,52 @@ kraken_rpc_error(const char *body, size_t len, int code,
 
     return 200;
 }
+
+
+int
+kraken_rpc_http_error(const char *body, size_t len, int status, int code,
+    char **out, size_t *outlen)
+{
+    cJSON       *root, *id, *method, *params, *reply, *e;
+    const char  *why, *description;
+
+    *out = NULL;
+    *outlen = 0;
+
+    if (kraken_error_http(status) == 0) {
+        status = 500;
+    }
+
+    if (code == KRAKEN_ERR_PEER_NOT_FOUND) {
+        description = "room not found";
+
+    } else {
+        code = kraken_error_http(status);
+        description = kraken_error_http_description(status);
+    }
+
+    id = NULL;
+    root = (body != NULL)
+           ? kraken_rpc_envelope(body, len, &id, &method, &params, &why)
+           : NULL;
+
+    reply = cJSON_CreateObject();
+    e = reply ? cJSON_AddObjectToObject(reply, "error") : NULL;
+
+    if (e != NULL
+        && cJSON_AddNumberToObject(e, "status", status) != NULL
+        && cJSON_AddNumberToObject(e, "code", code) != NULL
+        && cJSON_AddStringToObject(e, "description", description) != NULL
+        && (!cJSON_IsString(id) || id->valuestring[0] == '\0'
+            || cJSON_AddStringToObject(reply, "id", id->valuestring)
+               != NULL))
+    {
+        *out = cJSON_PrintUnformatted(reply);
+        *outlen = *out ? strlen(*out) : 0;
+    }
+
+    cJSON_Delete(reply);
+    cJSON_Delete(root);
+
+    return *out ? 0 : -1;
+}

@@ -96,4 +96,16 @@ int kraken_rpc_callback(const char *body, size_t len,
 int kraken_rpc_error(const char *body, size_t len, int code,
     const char *description, char **out, size_t *outlen);
 
+/*
+ * The envelope of an answer nginx itself made with HTTP status (400-599,
+ * else 500; see kraken_error_http): {"id","error":{"status","code",
+ * "description"}}, the id taken from body when body (NULL: none) is a
+ * call that has one. code 0: the status's; KRAKEN_ERR_PEER_NOT_FOUND: a
+ * front's 404 from the engines, "room not found" (never which engine).
+ * 0, or -1 out of memory (*out NULL). *out is freed with free().
+ */
+int kraken_rpc_http_error(const char *body, size_t len, int status,
+    int code, char **out, size_t *outlen);
+
+
 #endif /* KRAKEN_RPC_H */

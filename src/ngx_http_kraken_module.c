@@ -35,7 +35,10 @@ typedef struct {
     ngx_str_t                 method;       /* empty: none */
     ngx_str_t                 uid;          /* empty: none */
     ngx_uint_t                described;    /* method and uid are read */
-    ngx_uint_t                too_large;    /* nginx's 413 becomes JSON */
+    ngx_str_t                 envelope;     /* an answer nginx made, or
+                                               an engine's 404 through a
+                                               front: the body sent
+                                               instead; NULL data: none */
     ngx_uint_t                code;         /* the answer's Kraken error:
                                                set first by whoever renders
                                                an answer kraken_rpc did
@@ -58,6 +61,11 @@ typedef struct {
     ngx_flag_t                info_details;
     ngx_flag_t                placement;
     ngx_array_t              *placement_from;   /* ngx_cidr_t; NULL: none */
+    ngx_flag_t                front;
+    ngx_uint_t                server;       /* on a server's own conf: a
+                                               location of it has
+                                               kraken_rpc or kraken_front
+                                               (not merged) */
     ngx_str_t                 turn_server;
     ngx_str_t                 turn_secret;
     ngx_http_complex_value_t *uid_bind;
@@ -111,6 +119,9 @@ static ngx_int_t ngx_http_kraken_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
 
 static ngx_int_t ngx_http_kraken_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_envelope(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_uint_t code);
+static ngx_uint_t ngx_http_kraken_hide_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_kraken_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
@@ -131,6 +142,9 @@ static char *ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_kraken_front(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_http_kraken_mark_server(ngx_conf_t *cf);
 static char *ngx_http_kraken_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_kraken_cors_origin(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -149,6 +163,13 @@ static ngx_command_t  ngx_http_kraken_commands[] = {
     { ngx_string("kraken_rpc"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_kraken_rpc,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("kraken_front"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_kraken_front,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -295,8 +316,6 @@ ngx_module_t  ngx_http_kraken_module = {
 
 static ngx_str_t  ngx_http_kraken_json_type = ngx_string("application/json");
 
-static u_char  ngx_http_kraken_too_large[] =
-    "{\"error\":\"request body too large\"}";
 static u_char  ngx_http_kraken_forbidden[] =
     "{\"error\":\"origin not allowed\"}";
 
@@ -1599,28 +1618,82 @@ ngx_http_kraken_add_header(ngx_http_request_t *r, char *key,
 
 
 /*
- * nginx answers a body over client_max_body_size itself, with an HTML
- * page and before the handler runs: on a kraken_rpc location the answer
- * becomes JSON with the CORS headers, so that a browser client can read
- * it. The header filter marks it, the body filter swaps the page.
+ * An answer nginx makes itself on a Kraken location (a body over
+ * client_max_body_size, limit_req's and limit_conn's refusals, a bad
+ * request, an internal error; on a front, an engine that cannot be
+ * reached or does not answer in time) is an HTML page without CORS: a
+ * page cannot read it. On a kraken_rpc or kraken_front location, and on a
+ * server holding one for a request refused before its location is known,
+ * it becomes Kraken's error envelope (kraken_rpc_http_error) with the
+ * CORS headers. On a front, the engines' X-Kraken-* headers, meant for
+ * the front only, are removed from every answer, and an engine's 404 that
+ * survived all tries (which names the engine holding the room) is told
+ * again without the address. The header filter renders the envelope, the
+ * body filter swaps the body for it.
  */
 
 static ngx_int_t
 ngx_http_kraken_header_filter(ngx_http_request_t *r)
 {
-    ngx_http_kraken_ctx_t       *kctx;
+    ngx_uint_t                   status, owner;
     ngx_http_kraken_loc_conf_t  *klcf;
 
-    if (r->headers_out.status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
-        || r != r->main)
-    {
+    if (r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 
     klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
-    if (!klcf->rpc) {
+
+    if (!klcf->rpc && !klcf->front && !klcf->server) {
         return ngx_http_next_header_filter(r);
     }
+
+    owner = klcf->front ? ngx_http_kraken_hide_headers(r) : 0;
+    status = r->headers_out.status;
+
+    if (r->err_status && status >= 400 && status <= 599) {
+        /* on a front, nginx's 404 is the engines' last "not here" */
+        if (ngx_http_kraken_envelope(r, status,
+                                     klcf->front
+                                     && status == NGX_HTTP_NOT_FOUND
+                                     ? KRAKEN_ERR_PEER_NOT_FOUND : 0)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (owner && status == NGX_HTTP_NOT_FOUND) {
+        if (ngx_http_kraken_envelope(r, status, KRAKEN_ERR_PEER_NOT_FOUND)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * The envelope of r's answer with HTTP status and code (0: the status's,
+ * 5001SSS or 5003SSS). An answer nginx made gets the CORS headers; an
+ * engine's answer through a front keeps the engine's. The call's id when
+ * its body was read whole.
+ */
+
+static ngx_int_t
+ngx_http_kraken_envelope(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_uint_t code)
+{
+    char                        *out;
+    size_t                       len;
+    u_char                      *p;
+    ngx_str_t                    body;
+    ngx_uint_t                   i;
+    ngx_list_part_t             *part;
+    ngx_table_elt_t             *h;
+    ngx_http_kraken_ctx_t       *kctx;
+    ngx_http_kraken_loc_conf_t  *klcf;
 
     kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
 
@@ -1634,29 +1707,153 @@ ngx_http_kraken_header_filter(ngx_http_request_t *r)
         ngx_http_set_ctx(r, kctx, ngx_http_kraken_module);
     }
 
-    if (ngx_http_kraken_cors(r) == NGX_ERROR) {
-        return NGX_ERROR;
-    }
+    body.data = NULL;
+    body.len = 0;
 
-    kctx->too_large = 1;
+    if (kctx->body.data) {
+        body = kctx->body;
 
-    if (r->method == NGX_HTTP_POST
-        && ngx_http_kraken_load_header(r, NULL, 0) != NGX_OK)
+    } else if (r->request_body && r->request_body->rest == 0
+               && ngx_http_kraken_read_body(r, &body) != NGX_OK)
     {
+        body.data = NULL;
+        body.len = 0;
+    }
+
+    out = NULL;
+
+    (void) kraken_rpc_http_error((const char *) body.data, body.len, status,
+                                 code, &out, &len);
+
+    if (out == NULL) {
         return NGX_ERROR;
     }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        free(out);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, out, len);
+    free(out);
+
+    kctx->envelope.data = p;
+    kctx->envelope.len = len;
+
+    if (r->err_status) {
+        /* nginx's own answer: CORS once, whatever was set before it */
+        part = &r->headers_out.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].hash && h[i].key.len > sizeof("Access-Control-") - 1
+                && ngx_strncasecmp(h[i].key.data,
+                                   (u_char *) "Access-Control-",
+                                   sizeof("Access-Control-") - 1) == 0)
+            {
+                h[i].hash = 0;
+            }
+        }
+
+        if (ngx_http_kraken_cors(r) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        /* an engine's load for a front (never a code: no capacity told) */
+        klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+        if (klcf->rpc && r->method == NGX_HTTP_POST
+            && ngx_http_kraken_load_header(r, NULL, 0) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (code == 0) {
+        code = kraken_error_http(status);
+    }
+
+    /* $kraken_error and the metrics */
+    kctx->code = code;
 
     r->headers_out.content_type = ngx_http_kraken_json_type;
     r->headers_out.content_type_len = ngx_http_kraken_json_type.len;
     r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = sizeof(ngx_http_kraken_too_large) - 1;
+    r->headers_out.content_length_n = len;
 
     if (r->headers_out.content_length) {
         r->headers_out.content_length->hash = 0;
         r->headers_out.content_length = NULL;
     }
 
-    return ngx_http_next_header_filter(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A front's answer: the engines' X-Kraken-* headers removed (load, room,
+ * worker, owner, code: for the front only). 1 when it carried
+ * X-Kraken-Owner (a 404 naming the engine that holds the room).
+ */
+
+static ngx_uint_t
+ngx_http_kraken_hide_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, owner;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    owner = 0;
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0
+            || h[i].key.len < sizeof("X-Kraken-") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "X-Kraken-",
+                               sizeof("X-Kraken-") - 1) != 0)
+        {
+            continue;
+        }
+
+        if (h[i].key.len == sizeof("X-Kraken-Owner") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Kraken-Owner",
+                               sizeof("X-Kraken-Owner") - 1) == 0)
+        {
+            owner = 1;
+        }
+
+        h[i].hash = 0;
+    }
+
+    return owner;
 }
 
 
@@ -1670,7 +1867,7 @@ ngx_http_kraken_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     kctx = ngx_http_get_module_ctx(r, ngx_http_kraken_module);
 
-    if (kctx == NULL || !kctx->too_large) {
+    if (kctx == NULL || kctx->envelope.data == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
 
@@ -1689,17 +1886,17 @@ ngx_http_kraken_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return NGX_OK;
     }
 
-    kctx->too_large = 0;
-
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->pos = ngx_http_kraken_too_large;
-    b->last = b->pos + sizeof(ngx_http_kraken_too_large) - 1;
+    b->pos = kctx->envelope.data;
+    b->last = b->pos + kctx->envelope.len;
     b->memory = 1;
     b->last_buf = 1;
+
+    kctx->envelope.data = NULL;
 
     out.buf = b;
     out.next = NULL;
@@ -2069,6 +2266,7 @@ ngx_http_kraken_create_loc_conf(ngx_conf_t *cf)
     klcf->info_details = NGX_CONF_UNSET;
     klcf->placement = NGX_CONF_UNSET;
     klcf->placement_from = NGX_CONF_UNSET_PTR;
+    klcf->front = NGX_CONF_UNSET;
     klcf->uid_bind = NGX_CONF_UNSET_PTR;
     klcf->cors_origins = NGX_CONF_UNSET_PTR;
     klcf->callback_allow = NGX_CONF_UNSET_PTR;
@@ -2096,6 +2294,7 @@ ngx_http_kraken_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "addresses in \"kraken_placement_from\"");
         return NGX_CONF_ERROR;
     }
+    ngx_conf_merge_value(conf->front, prev->front, 0);
     ngx_conf_merge_ptr_value(conf->uid_bind, prev->uid_bind, NULL);
     ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
     ngx_conf_merge_ptr_value(conf->callback_allow, prev->callback_allow,
@@ -2123,7 +2322,50 @@ ngx_http_kraken_rpc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_kraken_handler;
 
+    ngx_http_kraken_mark_server(cf);
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * kraken_front: the location proxies Kraken's JSON-RPC to engines. nginx's
+ * own answers there become Kraken's envelopes with CORS, and the engines'
+ * headers for fronts stay on the front (ngx_http_kraken_header_filter).
+ */
+
+static char *
+ngx_http_kraken_front(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_kraken_loc_conf_t  *klcf = conf;
+
+    if (klcf->front != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    klcf->front = 1;
+
+    ngx_http_kraken_mark_server(cf);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A request nginx refuses before its location is known (a bad request
+ * line or header) has the server's own configuration: a server with a
+ * Kraken location answers it with an envelope too.
+ */
+
+static void
+ngx_http_kraken_mark_server(ngx_conf_t *cf)
+{
+    ngx_http_core_srv_conf_t    *cscf;
+    ngx_http_kraken_loc_conf_t  *slcf;
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+    slcf = cscf->ctx->loc_conf[ngx_http_kraken_module.ctx_index];
+    slcf->server = 1;
 }
 
 

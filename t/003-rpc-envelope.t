@@ -60,16 +60,18 @@ is($res->{headers}{'access-control-allow-headers'},
 like($res->{headers}{'content-type'}, qr{application/json},
      'the 413 is JSON');
 is_deeply(scalar(eval { $J->decode($res->{content}) }),
-          { error => 'request body too large' },
-          'the 413 says why, in JSON') or diag($res->{content});
+          { error => { status => 413, code => 5001413,
+                       description => 'request body too large' } },
+          'the 413 says why, in a Kraken envelope') or diag($res->{content});
 
 # a chunked body is found too large while it is read, in the handler
 my $chunked = chunked_post($k->port, '/', 'https://kraken.fm', $big);
 like($chunked, qr{^HTTP/1\.1 413 }, 'a chunked body too large is 413');
 like($chunked, qr{\r\nAccess-Control-Allow-Origin: \*\r\n}i,
      'with the CORS headers');
-like($chunked, qr{\r\n\r\n\{"error":"request body too large"\}$},
-     'and the JSON');
+like($chunked, qr{\r\n\r\n\{"error":\{"status":413,"code":5001413,
+                  "description":"request\ body\ too\ large"\}\}$}x,
+     'and the envelope');
 
 for my $m (qw(GET PUT DELETE PATCH)) {
     $res = $k->request($m, '/', {});

@@ -211,6 +211,7 @@ SKIP: {
     promtool_accepts($text, 'promtool accepts it after a call');
 }
 
+$k->stop;
 $k->assert_clean_log;
 
 done_testing;

@@ -154,6 +154,22 @@ ok(defined $si && defined $ki && $si < $ki,
 # -- nginx, the Debian way: include /etc/nginx/modules-enabled/*.conf ----
 
 my $p = tempdir('kraken-deb-nginx-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+# the nginx started below is gone however the test ends (this END runs
+# before File::Temp's removes the prefix, and KrakenTest's teardown then
+# checks nothing of it is left)
+my $deb_nginx;
+END {
+    if ($deb_nginx && open my $pf, '<', "$deb_nginx/logs/nginx.pid") {
+        my $pid = <$pf> // '';
+        chomp $pid;
+        if ($pid =~ /^\d+$/) {
+            kill 'QUIT', $pid;
+            KrakenTest::wait_for(sub { !KrakenTest::alive($pid) }, 10)
+                or kill 'KILL', $pid;
+        }
+    }
+}
 mkdir "$p/$_" for qw(logs conf tmp);
 # load_module's relative path: Debian's prefix has modules -> the modules
 symlink '/usr/lib/nginx/modules', "$p/modules" or die "symlink: $!";
@@ -208,6 +224,7 @@ is($rc, 0, 'nginx -t accepts the media server and kraken_rpc with '
     or diag($log);
 
 ($rc, $log) = run($ngx);
+$deb_nginx = $p;
 is($rc, 0, 'and nginx starts with it') or diag($log);
 if ($rc == 0) {
     my $res = KrakenTest::wait_for(sub {

@@ -5,6 +5,10 @@
  * (by msid stream id and by tone) and nothing from another room.
  *
  *   node t/js/wrtc-rooms.js URL [ROOMS=2] [PEERS=4] [SECONDS=5] [POLL_MS=500]
+ *                           [turn]
+ *
+ * turn: each participant calls turn as it joins, as kraken.fm does, and
+ * makes at most 6 calls at a time, as a browser.
  *
  * Prints one JSON line {ok, checks:[{name, ok, detail}], participants...};
  * exit 0 all checks passed, 1 a check failed, 2 the script could not run.
@@ -14,7 +18,8 @@ const {
     Participant, Checks, rpc, waitFor, sleep, randomId, logger,
 } = require('./lib/kraken-client');
 
-const [url, roomsArg, peersArg, secondsArg, pollArg] = process.argv.slice(2);
+const [url, roomsArg, peersArg, secondsArg, pollArg, turnArg]
+    = process.argv.slice(2);
 const ROOMS = Number(roomsArg || 2);
 const PEERS = Number(peersArg || 4);
 const SECONDS = Number(secondsArg || 5);
@@ -50,6 +55,8 @@ async function main() {
             members.push(new Participant({
                 url, room: `room${r}-${tag}`, uid: `peer${r}-${i}-${tag}`,
                 tone: tones[r * PEERS + i], tones, pollMs: POLL_MS, log,
+                turn: turnArg === 'turn',
+                inFlight: turnArg === 'turn' ? 6 : 0,
             }));
         }
         rooms.push(members);

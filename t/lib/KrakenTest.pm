@@ -13,6 +13,7 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
+use Scalar::Util ();
 use Time::HiRes qw(time sleep);
 use Exporter qw(import);
 
@@ -24,6 +25,15 @@ our $MODULE = $ENV{KRAKEN_MODULE} || "$ROOT/build/ngx_kraken_module.so";
 
 # Debian's stream module, which ours needs loaded first
 our $STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+# the test file, in the names of its prefixes (t/999-leftovers.t names
+# the test that left an nginx running by them)
+our $TEST = (File::Basename::basename($0) =~ s/\.t$//r) =~ s/[^\w.-]/_/gr;
+$TEST = 'x' if $TEST eq '' || $TEST eq '-e';
+
+# the prefixes this test made, the nginx still running on them, and the
+# node client running now
+our (@PREFIXES, %LIVE, $NODE);
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 
@@ -83,8 +93,9 @@ sub new {
 
     $self->{workers} //= 1;
     $self->{media} //= 1;
-    $self->{prefix} = tempdir('kraken-t-XXXXXX', TMPDIR => 1,
+    $self->{prefix} = tempdir("kraken-t-$TEST-XXXXXX", TMPDIR => 1,
                               CLEANUP => !$ENV{KRAKEN_KEEP});
+    push @PREFIXES, $self->{prefix};
     $self->{port} = free_port('tcp');
 
     # one media port for every worker and generation (a stream server)
@@ -281,6 +292,12 @@ sub start {
     die "nginx did not start: $out\n" . $self->error_log
         . $self->sanitizer_reports if $? != 0;
 
+    # from here on this nginx is stopped whatever happens (stop, DESTROY,
+    # END, a signal), also if it never answers below
+    $self->{started} = 1;
+    $LIVE{$self->{prefix}} = $self;
+    Scalar::Util::weaken($LIVE{$self->{prefix}});
+
     my $up = wait_for(sub {
         IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}",
                               Proto => 'tcp')
@@ -419,16 +436,30 @@ sub reload {
 sub stop {
     my ($self) = @_;
     return unless $self->{started};
-    my $master = $self->master_pid;
     $self->{started} = 0;
-    return unless $master;
+    delete $LIVE{$self->{prefix}};
 
-    kill 'QUIT', $master;
-    my $gone = wait_for(sub { !kill(0, $master) }, 10);
+    # the pid file, else whatever still runs on this prefix (a master
+    # that never wrote it, or whose file is gone)
+    my @masters = grep { defined } $self->master_pid;
+    @masters = map { $_->[0] } grep { $_->[2] }
+               prefix_nginx($self->{prefix}) unless @masters;
+    return 1 unless @masters;
+
+    kill 'QUIT', @masters;
+    my $gone = wait_for(sub { !grep { alive($_) } @masters }, 10);
     unless ($gone) {
-        kill 'KILL', $master, $self->worker_pids;
-        wait_for(sub { !kill(0, $master) }, 5);
+        kill 'KILL', @masters, map { $_->[0] } prefix_nginx($self->{prefix});
+        wait_for(sub { !grep { alive($_) } @masters }, 5);
     }
+
+    # workers outlive a master killed by -9 for a moment
+    my @rest = map { $_->[0] } prefix_nginx($self->{prefix});
+    if (@rest) {
+        kill 'KILL', @rest;
+        wait_for(sub { !grep { alive($_) } @rest }, 5);
+    }
+
     return $gone;
 }
 
@@ -437,6 +468,101 @@ sub DESTROY {
     my ($self) = @_;
     local $?;
     $self->stop if $self->{started};
+}
+
+
+# A process that runs (a zombie waits for its parent, the namespace's init
+# when nginx daemonized, to reap it: it holds no port any more).
+sub alive {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh> // '';
+    close $fh;
+    return $stat !~ /^\d+ \(.*\) Z /s;
+}
+
+
+# The nginx processes of this network namespace whose command line names
+# $prefix (undef: any kraken-t-* prefix), and their workers (whose command
+# line names no prefix): [pid, command line, 1 for a master, parent pid].
+sub prefix_nginx {
+    my ($prefix) = @_;
+    my $ns = readlink '/proc/self/ns/net' // '';
+    my (@nginx, @found, %master);
+
+    opendir my $dh, '/proc' or return ();
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        next if $pid == $$;
+        open my $fh, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = do { local $/; <$fh> } // '';
+        close $fh;
+        next unless $cmd =~ /^nginx: |nginx\0/;
+        $cmd =~ tr/\0/ /;
+        next unless (readlink("/proc/$pid/ns/net") // '') eq $ns;
+        open $fh, '<', "/proc/$pid/stat" or next;
+        my $stat = <$fh> // '';
+        close $fh;
+        next if $stat =~ /^\d+ \(.*\) Z /s;
+        my ($ppid) = $stat =~ /^\d+ \(.*\) \S (\d+)/s;
+        push @nginx, [$pid, $cmd, $cmd =~ /master process/ ? 1 : 0,
+                      $ppid // 0];
+    }
+    closedir $dh;
+
+    for my $p (@nginx) {
+        next unless defined $prefix ? index($p->[1], "$prefix/") >= 0
+                                    : $p->[1] =~ m{/kraken-(?:t|deb-nginx)-[^/ ]+/};
+        push @found, $p;
+        $master{$p->[0]} = 1;
+    }
+
+    # the workers of those masters (their command line names no prefix)
+    push @found, grep { $master{$_->[3]} && !$master{$_->[0]} } @nginx;
+
+    return @found;
+}
+
+
+# Every nginx this test started is stopped when it ends, however it ends:
+# END (a test that died, or never called stop; File::Temp's own END
+# removes the prefixes after this one, which runs first), and INT, TERM
+# and HUP. Then nothing of this test's prefixes may still run: if
+# something does, it is killed and the test fails, naming it.
+sub teardown {
+    my ($why) = @_;
+
+    for my $k (grep { defined && $_->{started} } values %LIVE) {
+        print STDERR "# KrakenTest: $TEST left nginx running on $k->{prefix}"
+                     . " ($why): stopping it\n" if $why eq 'END';
+        local $@;
+        eval { $k->stop };
+    }
+
+    kill 'KILL', $NODE if $NODE;
+
+    my @left = map { prefix_nginx($_) } @PREFIXES;
+    return 1 unless @left;
+
+    print STDERR "# KrakenTest: $TEST leaves nginx running after its"
+                 . " teardown: $_->[0] $_->[1]\n" for @left;
+    kill 'KILL', map { $_->[0] } @left;
+    return 0;
+}
+
+END {
+    my $rc = $?;
+    my $clean = teardown('END');
+    $? = $rc || ($clean ? 0 : 255);
+}
+
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub {
+        print STDERR "# KrakenTest: SIG$sig, stopping nginx\n";
+        teardown($sig);
+        $SIG{$sig} = 'DEFAULT';
+        kill $sig, $$;
+        exit 128;
+    };
 }
 
 
@@ -551,6 +677,8 @@ sub node_once {
         exec 'node', $script, @args or die "exec node: $!";
     }
 
+    $NODE = $pid;
+
     my $end = time + $timeout;
     my ($rc, $sig);
     while (1) {
@@ -570,6 +698,8 @@ sub node_once {
         }
         sleep 0.1;
     }
+
+    $NODE = undef;
 
     local $/;
     open my $o, '<', "$dir/out";

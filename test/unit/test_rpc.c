@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "kraken_error.h"
 #include "kraken_id.h"
 #include "kraken_rpc.h"
 #include "kraken_turn.h"
@@ -503,6 +504,57 @@ test_info_asks_for_details_only_when_configured(void **state)
 }
 
 
+static void
+test_nginx_made_errors_are_envelopes_with_their_status(void **state)
+{
+    char    *out;
+    size_t   len;
+
+    static const char  call[] =
+        "{\"id\":\"c1\",\"method\":\"trickle\",\"params\":[]}";
+
+    (void) state;
+
+    /* a 429 before the body was read: no id, 5001429, status 429 */
+    assert_int_equal(kraken_rpc_http_error(NULL, 0, 429, 0, &out, &len), 0);
+    assert_string_equal(out, "{\"error\":{\"status\":429,"
+                        "\"code\":5001429,\"description\":"
+                        "\"too many requests, slow down and retry\"}}");
+    assert_int_equal(len, strlen(out));
+    free(out);
+
+    /* a 502 on a front, the call read: its id */
+    assert_int_equal(kraken_rpc_http_error(call, sizeof(call) - 1, 502, 0,
+                                           &out, &len), 0);
+    assert_non_null(strstr(out, "\"id\":\"c1\""));
+    assert_non_null(strstr(out, "\"status\":502,\"code\":5003502,"));
+    free(out);
+
+    /* a body that is not a call: no id; a status out of range: 500 */
+    assert_int_equal(kraken_rpc_http_error("{\"id\":", 6, 302, 0, &out,
+                                           &len), 0);
+    assert_string_equal(out, "{\"error\":{\"status\":500,"
+                        "\"code\":5003500,\"description\":"
+                        "\"internal server error\"}}");
+    free(out);
+
+    /* a front's 404 from the engines: Kraken's "not found", no engine */
+    assert_int_equal(kraken_rpc_http_error(call, sizeof(call) - 1, 404,
+                                           KRAKEN_ERR_PEER_NOT_FOUND, &out,
+                                           &len), 0);
+    assert_string_equal(out, "{\"error\":{\"status\":404,"
+                        "\"code\":5002001,\"description\":"
+                        "\"room not found\"},\"id\":\"c1\"}");
+    free(out);
+
+    assert_int_equal(kraken_error_status(5001413), 413);
+    assert_int_equal(kraken_error_status(5003504), 504);
+    assert_int_equal(kraken_error_status(5003000), 500);
+    assert_int_equal(kraken_error_status(5001000), 202);
+    assert_int_equal(kraken_error_http(399), 0);
+}
+
+
 int
 main(void)
 {
@@ -517,6 +569,8 @@ main(void)
             test_a_callback_outside_the_allowlist_is_invalid_params),
         cmocka_unit_test(test_publish_takes_limit_with_an_empty_callback),
         cmocka_unit_test(test_info_asks_for_details_only_when_configured),
+        cmocka_unit_test(
+            test_nginx_made_errors_are_envelopes_with_their_status),
     };
 
     return cmocka_run_group_tests_name("rpc", tests, NULL, NULL);

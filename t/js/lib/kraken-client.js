@@ -330,6 +330,8 @@ function now() {
  *                            audio (default: [tone of everyone] unknown, so
  *                            pass the list of all tones of the test)
  *   pollMs                   subscribe period (kraken.fm: 3000)
+ *   turn                     call turn before publishing, as kraken.fm
+ *   inFlight                 the most calls at a time (a browser: 6)
  *   mungeOffer(sdp) -> sdp   applied to our publish offer before
  *                            setLocalDescription (e.g. Opus on PT 109)
  *   autoRestart              republish on 5002001/5002002 (default true)
@@ -349,6 +351,10 @@ class Participant extends EventEmitter {
         this.tone = opts.tone || null;
         this.tones = opts.tones || (this.tone ? [this.tone] : []);
         this.pollMs = opts.pollMs || 500;
+        this.turn = !!opts.turn;
+        this.inFlight = opts.inFlight || 0;
+        this.busy = 0;
+        this.queue = [];
         this.mungeOffer = opts.mungeOffer || null;
         this.autoRestart = opts.autoRestart !== false;
         this.logFn = opts.log || null;
@@ -383,9 +389,28 @@ class Participant extends EventEmitter {
         }
     }
 
-    rpc(method, params) {
-        return rpc(this.url, method, [this.room, this.uid, ...params],
-                   this.rpcTimeoutMs);
+    /*
+     * With inFlight N, at most N calls at a time, the others queued: a
+     * browser opens at most 6 HTTP/1.1 connections to one host.
+     */
+    async rpc(method, params) {
+        if (this.inFlight) {
+            while (this.busy >= this.inFlight) {
+                await new Promise((resolve) => this.queue.push(resolve));
+            }
+        }
+        this.busy++;
+        try {
+            return await rpc(this.url, method,
+                             [this.room, this.uid, ...params],
+                             this.rpcTimeoutMs);
+        } finally {
+            this.busy--;
+            const next = this.queue.shift();
+            if (next) {
+                next();
+            }
+        }
     }
 
     /* publish and start polling subscribe */
@@ -394,6 +419,10 @@ class Participant extends EventEmitter {
             this.source = new ToneSource(this.tone);
         }
         this.running = true;
+        /* kraken.fm asks for its TURN servers as it joins */
+        if (this.turn) {
+            await rpc(this.url, 'turn', [this.uid]);
+        }
         await this.publish();
         this.loop = this.pollLoop();
     }
