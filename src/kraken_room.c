@@ -70,6 +70,31 @@ kraken_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 }
 
 
+/* The address as bytes, one spelling each: family, port, address. */
+
+size_t
+kraken_addr_key(const struct sockaddr *sa, uint8_t key[KRAKEN_DTLS_FROM_MAX])
+{
+    const struct sockaddr_in   *sin;
+    const struct sockaddr_in6  *sin6;
+
+    key[0] = (uint8_t) sa->sa_family;
+
+    if (sa->sa_family == AF_INET6) {
+        sin6 = (const struct sockaddr_in6 *) sa;
+        memcpy(key + 1, &sin6->sin6_port, 2);
+        memcpy(key + 3, &sin6->sin6_addr, 16);
+        return 19;
+    }
+
+    sin = (const struct sockaddr_in *) sa;
+    memcpy(key + 1, &sin->sin_port, 2);
+    memcpy(key + 3, &sin->sin_addr, 4);
+
+    return 7;
+}
+
+
 kraken_addr_t *
 kraken_addr_find(kraken_engine_t *e, const struct sockaddr *sa)
 {
@@ -152,6 +177,7 @@ kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
     a->len = len;
     a->peer = p;
     a->linked = 1;
+    a->dtls_credit = 0;
 
     h = kraken_addr_hash(sa) % KRAKEN_ADDR_BUCKETS;
     a->next = e->by_addr[h];
