@@ -1,6 +1,15 @@
 /*
  * DTLS-SRTP on OpenSSL 3 with memory BIOs. The caller moves datagrams in
  * and out; OpenSSL keeps the handshake state and its retransmission clock.
+ *
+ * A server answers a ClientHello with a HelloVerifyRequest first (RFC 6347
+ * 4.2.1, OpenSSL's SSL_OP_COOKIE_EXCHANGE): a valid STUN check does not
+ * prove that its source address is the sender's (the check is the
+ * sender's own, the address may be anyone's), and the server's flight is
+ * about five times a ClientHello, resent for as long as the handshake may
+ * take. The cookie, HMAC-SHA256 of the datagram's source address under a
+ * secret of the process, comes back only from whoever receives at that
+ * address.
  */
 
 #include <stdio.h>
@@ -11,6 +20,8 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -29,12 +40,20 @@
 
 #define KRAKEN_DTLS_FP_SIZE        (sizeof("sha-256 ") + 3 * 32)
 
+#define KRAKEN_DTLS_COOKIE_SIZE    32      /* HMAC-SHA256 */
+
+/* a ClientHello: record header, handshake header, version and random */
+#define KRAKEN_DTLS_HANDSHAKE      22
+#define KRAKEN_DTLS_CLIENT_HELLO   1
+#define KRAKEN_DTLS_HELLO_FIXED    (KRAKEN_DTLS_RECORD_HEADER + 12 + 2 + 32)
+
 
 struct kraken_dtls_ctx_s {
     EVP_PKEY      *key;
     X509          *cert;
     SSL_CTX       *server;
     SSL_CTX       *client;
+    uint8_t        secret[KRAKEN_DTLS_COOKIE_SIZE];
     char           fingerprint[KRAKEN_DTLS_FP_SIZE];
 };
 
@@ -48,6 +67,14 @@ struct kraken_dtls_s {
     int            state;
     size_t         fp_len;
     uint8_t        fp[EVP_MAX_MD_SIZE];
+
+    /* the cookie exchange (server): a copy, the ctx may go first */
+    uint8_t        secret[KRAKEN_DTLS_COOKIE_SIZE];
+    const uint8_t *from;                /* of the datagram being read */
+    size_t         from_len;
+    int            proven;              /* proven_addr echoed the cookie */
+    size_t         proven_len;
+    uint8_t        proven_addr[KRAKEN_DTLS_FROM_MAX];
 };
 
 
@@ -55,6 +82,15 @@ static X509 *kraken_dtls_make_cert(EVP_PKEY *key);
 static SSL_CTX *kraken_dtls_make_ssl_ctx(kraken_dtls_ctx_t *ctx,
     int server);
 static int kraken_dtls_verify_cb(int ok, X509_STORE_CTX *store);
+static int kraken_dtls_cookie_generate_cb(SSL *ssl, unsigned char *cookie,
+    unsigned int *len);
+static int kraken_dtls_cookie_verify_cb(SSL *ssl,
+    const unsigned char *cookie, unsigned int len);
+static int kraken_dtls_cookie(kraken_dtls_t *d, uint8_t *cookie);
+static int kraken_dtls_cookie_matches(kraken_dtls_t *d,
+    const uint8_t *cookie, size_t len);
+static int kraken_dtls_hello_cookie(const uint8_t *buf, size_t len,
+    const uint8_t **cookie, size_t *cookie_len);
 static unsigned int kraken_dtls_timer_cb(SSL *ssl, unsigned int timer_us);
 static int kraken_dtls_digest_matches(kraken_dtls_t *d, X509 *cert);
 static const EVP_MD *kraken_dtls_md(const char *alg);
@@ -77,6 +113,11 @@ kraken_dtls_ctx_create(char *err, size_t errlen)
     if (ctx == NULL) {
         kraken_dtls_error(err, errlen, "out of memory");
         return NULL;
+    }
+
+    if (RAND_bytes(ctx->secret, sizeof(ctx->secret)) != 1) {
+        kraken_dtls_error(err, errlen, "RAND_bytes() failed");
+        goto failed;
     }
 
     ctx->key = EVP_EC_gen("P-256");
@@ -134,6 +175,7 @@ kraken_dtls_ctx_free(kraken_dtls_ctx_t *ctx)
     SSL_CTX_free(ctx->client);
     X509_free(ctx->cert);
     EVP_PKEY_free(ctx->key);
+    OPENSSL_cleanse(ctx->secret, sizeof(ctx->secret));
     free(ctx);
 }
 
@@ -226,12 +268,22 @@ kraken_dtls_make_ssl_ctx(kraken_dtls_ctx_t *ctx, int server)
     }
 
     /*
-     * No cookie exchange (SSL_OP_COOKIE_EXCHANGE stays off): ICE has
-     * already checked the peer's address. No session cache or tickets:
-     * every association is a full handshake and nothing is kept.
+     * No session cache or tickets: every association is a full handshake
+     * and nothing is kept.
      */
     SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET
                                  | SSL_OP_NO_RENEGOTIATION);
+
+    /*
+     * A server proves the client's address before it sends its flight:
+     * a STUN check does not (see the top of this file).
+     */
+    if (server) {
+        SSL_CTX_set_options(ssl_ctx, SSL_OP_COOKIE_EXCHANGE);
+        SSL_CTX_set_cookie_generate_cb(ssl_ctx,
+                                       kraken_dtls_cookie_generate_cb);
+        SSL_CTX_set_cookie_verify_cb(ssl_ctx, kraken_dtls_cookie_verify_cb);
+    }
     SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
 
     /* idle associations keep no 16 KB record buffers: memory per peer */
@@ -290,6 +342,7 @@ kraken_dtls_create(kraken_dtls_ctx_t *ctx, int server, const char *fp_alg,
     d->state = KRAKEN_DTLS_HANDSHAKING;
     d->fp_len = fp_len;
     memcpy(d->fp, fp, fp_len);
+    memcpy(d->secret, ctx->secret, sizeof(d->secret));
 
     d->ssl = SSL_new(server ? ctx->server : ctx->client);
     d->rbio = BIO_new(BIO_s_mem());
@@ -340,6 +393,7 @@ kraken_dtls_free(kraken_dtls_t *d)
 
     /* SSL_free() frees both BIOs */
     SSL_free(d->ssl);
+    OPENSSL_cleanse(d->secret, sizeof(d->secret));
     free(d);
 }
 
@@ -358,17 +412,44 @@ kraken_dtls_start(kraken_dtls_t *d)
 int
 kraken_dtls_input(kraken_dtls_t *d, const uint8_t *buf, size_t len)
 {
+    return kraken_dtls_input_from(d, buf, len, NULL, 0);
+}
+
+
+int
+kraken_dtls_input_from(kraken_dtls_t *d, const uint8_t *buf, size_t len,
+    const void *from, size_t fromlen)
+{
+    size_t          cookie_len;
+    const uint8_t  *cookie;
+
     if (d->state == KRAKEN_DTLS_FAILED) {
         return d->state;
     }
 
-    if (len < KRAKEN_DTLS_RECORD_HEADER || len > KRAKEN_DTLS_MAX_INPUT) {
+    if (len < KRAKEN_DTLS_RECORD_HEADER || len > KRAKEN_DTLS_MAX_INPUT
+        || fromlen > KRAKEN_DTLS_FROM_MAX)
+    {
         return d->state;
+    }
+
+    d->from = from;
+    d->from_len = from ? fromlen : 0;
+
+    /*
+     * OpenSSL ends the handshake on a wrong cookie; anyone may spoof one
+     * from the client's address, so it is dropped here instead.
+     */
+    if (d->server && !d->proven
+        && kraken_dtls_hello_cookie(buf, len, &cookie, &cookie_len)
+        && cookie_len > 0 && !kraken_dtls_cookie_matches(d, cookie, cookie_len))
+    {
+        goto done;
     }
 
     if (BIO_write(d->rbio, buf, (int) len) != (int) len) {
         (void) BIO_reset(d->rbio);
-        return d->state;
+        goto done;
     }
 
     kraken_dtls_run(d);
@@ -376,7 +457,24 @@ kraken_dtls_input(kraken_dtls_t *d, const uint8_t *buf, size_t len)
     /* datagrams stand alone: nothing of this one may prefix the next */
     (void) BIO_reset(d->rbio);
 
+done:
+
+    d->from = NULL;
+    d->from_len = 0;
+
     return d->state;
+}
+
+
+int
+kraken_dtls_proven(kraken_dtls_t *d, const void *from, size_t fromlen)
+{
+    if (!d->server) {
+        return 1;
+    }
+
+    return d->proven && from != NULL && fromlen == d->proven_len
+           && memcmp(from, d->proven_addr, fromlen) == 0;
 }
 
 
@@ -665,6 +763,139 @@ kraken_dtls_verify_cb(int ok, X509_STORE_CTX *store)
 
     /* failing here early sends the peer a bad_certificate alert */
     return kraken_dtls_digest_matches(d, cert);
+}
+
+
+static int
+kraken_dtls_cookie_generate_cb(SSL *ssl, unsigned char *cookie,
+    unsigned int *len)
+{
+    kraken_dtls_t  *d;
+
+    d = SSL_get_app_data(ssl);
+
+    if (d == NULL || kraken_dtls_cookie(d, cookie) != 0) {
+        return 0;
+    }
+
+    *len = KRAKEN_DTLS_COOKIE_SIZE;
+
+    return 1;
+}
+
+
+static int
+kraken_dtls_cookie_verify_cb(SSL *ssl, const unsigned char *cookie,
+    unsigned int len)
+{
+    kraken_dtls_t  *d;
+
+    d = SSL_get_app_data(ssl);
+
+    if (d == NULL || !kraken_dtls_cookie_matches(d, cookie, len)) {
+        return 0;
+    }
+
+    /* whoever sent this received our HelloVerifyRequest there */
+    d->proven = 1;
+    d->proven_len = d->from_len;
+
+    if (d->from_len) {
+        memcpy(d->proven_addr, d->from, d->from_len);
+    }
+
+    return 1;
+}
+
+
+/* HMAC-SHA256(secret, the source address of the current datagram) */
+
+static int
+kraken_dtls_cookie(kraken_dtls_t *d, uint8_t *cookie)
+{
+    unsigned int  n;
+
+    n = 0;
+
+    if (HMAC(EVP_sha256(), d->secret, sizeof(d->secret),
+             d->from_len ? d->from : (const uint8_t *) "", d->from_len,
+             cookie, &n)
+        == NULL
+        || n != KRAKEN_DTLS_COOKIE_SIZE)
+    {
+        ERR_clear_error();
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+kraken_dtls_cookie_matches(kraken_dtls_t *d, const uint8_t *cookie,
+    size_t len)
+{
+    int      ok;
+    uint8_t  want[EVP_MAX_MD_SIZE];
+
+    if (len != KRAKEN_DTLS_COOKIE_SIZE || kraken_dtls_cookie(d, want) != 0) {
+        return 0;
+    }
+
+    ok = CRYPTO_memcmp(cookie, want, len) == 0;
+
+    OPENSSL_cleanse(want, sizeof(want));
+
+    return ok;
+}
+
+
+/*
+ * The cookie of a datagram whose first record is a ClientHello, or its
+ * first fragment (RFC 6347 4.2.2: client_version, random, session_id,
+ * then the cookie). 1 when found, 0 for anything else.
+ */
+
+static int
+kraken_dtls_hello_cookie(const uint8_t *buf, size_t len,
+    const uint8_t **cookie, size_t *cookie_len)
+{
+    size_t  rec, off;
+
+    if (len < KRAKEN_DTLS_HELLO_FIXED + 2
+        || buf[0] != KRAKEN_DTLS_HANDSHAKE
+        || buf[KRAKEN_DTLS_RECORD_HEADER] != KRAKEN_DTLS_CLIENT_HELLO)
+    {
+        return 0;
+    }
+
+    /* epoch 0: a ClientHello is never encrypted */
+    if (buf[3] != 0 || buf[4] != 0) {
+        return 0;
+    }
+
+    rec = KRAKEN_DTLS_RECORD_HEADER + ((size_t) buf[11] << 8 | buf[12]);
+
+    /* the fragment offset is 0 */
+    off = KRAKEN_DTLS_RECORD_HEADER + 6;
+
+    if (rec > len || rec < KRAKEN_DTLS_HELLO_FIXED + 2
+        || buf[off] != 0 || buf[off + 1] != 0 || buf[off + 2] != 0)
+    {
+        return 0;
+    }
+
+    off = KRAKEN_DTLS_HELLO_FIXED;
+    off += 1 + buf[off];                /* session_id */
+
+    if (off >= rec || off + 1 + buf[off] > rec) {
+        return 0;
+    }
+
+    *cookie_len = buf[off];
+    *cookie = buf + off + 1;
+
+    return 1;
 }
 
 

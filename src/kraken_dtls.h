@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define KRAKEN_DTLS_MTU           1200
+#define KRAKEN_DTLS_FROM_MAX      32     /* a transport address, as bytes */
 
 enum {
     KRAKEN_DTLS_HANDSHAKING = 0,
@@ -67,6 +68,29 @@ void kraken_dtls_free(kraken_dtls_t *d);
 
 /* Feeds one received datagram; returns the state after it. */
 int kraken_dtls_input(kraken_dtls_t *d, const uint8_t *buf, size_t len);
+
+/*
+ * A server's datagram with the transport address it came from: from is
+ * any canonical spelling of it (at most KRAKEN_DTLS_FROM_MAX bytes, the
+ * same bytes every time), NULL for "no address" as kraken_dtls_input().
+ *
+ * A server proves the address first (RFC 6347 4.2.1): a ClientHello
+ * without a cookie gets only a HelloVerifyRequest, smaller than it and
+ * never retransmitted, whose cookie is an HMAC of from under a secret
+ * of the process; the handshake goes on only with a ClientHello that
+ * echoes the cookie made for its own address. A ClientHello with a
+ * cookie made for another address, or for none, is dropped, and the
+ * association lives on: a spoofed datagram cannot end it.
+ */
+int kraken_dtls_input_from(kraken_dtls_t *d, const uint8_t *buf, size_t len,
+    const void *from, size_t fromlen);
+
+/*
+ * 1 when from has echoed our cookie, that is it receives what is sent to
+ * it; always 1 for a client. Until then, what goes to an address may not
+ * outweigh what came from it: the caller holds the rest back.
+ */
+int kraken_dtls_proven(kraken_dtls_t *d, const void *from, size_t fromlen);
 
 /*
  * Pulls the next datagram to send (whole DTLS records, at most

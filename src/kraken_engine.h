@@ -162,6 +162,8 @@ typedef struct {
     X(malformed, "not STUN, DTLS or RTP at all")                             \
     X(oversize, "datagrams too large to forward")                            \
     X(ssrc_refused, "RTP from a source the peer may not use")                \
+    X(dtls_withheld, "our DTLS datagrams not sent: more than an address "   \
+      "that has not echoed our cookie sent us")                              \
     X(callback_held, "RTP of a publisher its on-track callback has not "     \
       "admitted yet")
 

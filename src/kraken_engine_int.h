@@ -99,6 +99,7 @@ struct kraken_addr_s {
     int               linked;
     int               proven;           /* KRAKEN_ADDR_PROVEN announced */
     kraken_peer_t    *peer;
+    size_t            dtls_credit;      /* DTLS bytes it sent, unanswered */
     kraken_addr_t    *next;             /* hash chain */
 };
 
@@ -216,6 +217,8 @@ void kraken_out_commit(kraken_engine_t *e, kraken_peer_t *p,
 /* kraken_room.c */
 uint32_t kraken_hash(const void *data, size_t len);
 int kraken_addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+size_t kraken_addr_key(const struct sockaddr *sa,
+    uint8_t key[KRAKEN_DTLS_FROM_MAX]);
 kraken_addr_t *kraken_addr_find(kraken_engine_t *e,
     const struct sockaddr *sa);
 int kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,

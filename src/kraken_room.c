@@ -70,6 +70,31 @@ kraken_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 }
 
 
+/* The address as bytes, one spelling each: family, port, address. */
+
+size_t
+kraken_addr_key(const struct sockaddr *sa, uint8_t key[KRAKEN_DTLS_FROM_MAX])
+{
+    const struct sockaddr_in   *sin;
+    const struct sockaddr_in6  *sin6;
+
+    key[0] = (uint8_t) sa->sa_family;
+
+    if (sa->sa_family == AF_INET6) {
+        sin6 = (const struct sockaddr_in6 *) sa;
+        memcpy(key + 1, &sin6->sin6_port, 2);
+        memcpy(key + 3, &sin6->sin6_addr, 16);
+        return 19;
+    }
+
+    sin = (const struct sockaddr_in *) sa;
+    memcpy(key + 1, &sin->sin_port, 2);
+    memcpy(key + 3, &sin->sin_addr, 4);
+
+    return 7;
+}
+
+
 kraken_addr_t *
 kraken_addr_find(kraken_engine_t *e, const struct sockaddr *sa)
 {
@@ -176,6 +201,7 @@ kraken_addr_link(kraken_peer_t *p, kraken_addr_t *a,
     a->peer = p;
     a->linked = 1;
     a->proven = 0;
+    a->dtls_credit = 0;
 
     if (e->conf.addr_event
         && e->conf.addr_event(e->conf.addr_event_data, sa, len,
@@ -217,9 +243,11 @@ kraken_addr_promote(kraken_peer_t *p)
     p->path.peer = p;
     p->path.linked = 1;
     p->path.proven = p->probe.proven;
+    p->path.dtls_credit = p->probe.dtls_credit;
 
     p->probe.linked = 0;
     p->probe.proven = 0;
+    p->probe.dtls_credit = 0;
 
     kraken_addr_chain_insert(e, &p->path);
 

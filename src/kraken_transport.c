@@ -17,15 +17,28 @@ kraken_get32(const uint8_t *p)
 }
 
 
+/*
+ * Our DTLS datagrams go to the path. A path that has not echoed our
+ * cookie (kraken_dtls_proven()) may be anyone's address, given by a
+ * spoofed check: it gets no more bytes than came from it, which leaves
+ * it the HelloVerifyRequest and nothing retransmitted. What does not fit
+ * is dropped; the client's own retransmission earns it again.
+ */
+
 static void
 kraken_dtls_flush(kraken_engine_t *e, kraken_peer_t *p)
 {
-    size_t              n;
+    int                 proven;
+    size_t              n, keylen;
+    uint8_t             key[KRAKEN_DTLS_FROM_MAX];
     kraken_datagram_t  *dg;
 
     if (!p->path.linked) {
         return;
     }
+
+    keylen = kraken_addr_key((struct sockaddr *) &p->path.sa, key);
+    proven = kraken_dtls_proven(p->dtls, key, keylen);
 
     for ( ;; ) {
         dg = kraken_out_next(e);
@@ -33,6 +46,15 @@ kraken_dtls_flush(kraken_engine_t *e, kraken_peer_t *p)
         n = kraken_dtls_output(p->dtls, dg->buf, sizeof(dg->buf));
         if (n == 0) {
             return;
+        }
+
+        if (!proven) {
+            if (n > p->path.dtls_credit) {
+                e->counters.dtls_withheld++;
+                continue;
+            }
+
+            p->path.dtls_credit -= n;
         }
 
         kraken_out_commit(e, p, dg, n);
@@ -141,6 +163,8 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     size_t len, uint64_t now)
 {
     int                 state;
+    size_t              keylen;
+    uint8_t             key[KRAKEN_DTLS_FROM_MAX];
     uint64_t            next;
     kraken_peer_t      *p;
     kraken_srtp_keys_t  keys;
@@ -154,7 +178,11 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     /* during the handshake the client's nominated pair carries DTLS */
     if (a == &p->probe && p->srtp == NULL) {
         kraken_addr_promote(p);
+        a = &p->path;
     }
+
+    a->dtls_credit += len;
+    keylen = kraken_addr_key((struct sockaddr *) &a->sa, key);
 
     /*
      * Until the keys are there, connected_at is when the first DTLS
@@ -164,7 +192,7 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
         p->connected_at = now;
     }
 
-    state = kraken_dtls_input(p->dtls, buf, len);
+    state = kraken_dtls_input_from(p->dtls, buf, len, key, keylen);
     kraken_dtls_flush(e, p);
 
     if (state == KRAKEN_DTLS_FAILED) {

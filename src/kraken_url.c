@@ -45,6 +45,50 @@ kraken_url_disguised(const char *p, const char *end)
 
 
 static int
+kraken_url_hex(int c)
+{
+    c = kraken_url_lower(c);
+
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+
+/*
+ * What a server behind the prefix may read as a path parameter or as a
+ * second round of decoding: ";" (Tomcat, Jetty and Spring drop "..;"
+ * down to ".."), "%3b", "%25" ("%252e" is "%2e" once decoded, a dot
+ * twice), and a "%" not followed by two hex digits ("%%32e" is "%2e"
+ * to a lenient decoder).
+ */
+
+static const char *
+kraken_url_ambiguous(const char *p, const char *end)
+{
+    if (*p == ';') {
+        return "a semicolon in the path";
+    }
+
+    if (*p != '%') {
+        return NULL;
+    }
+
+    if (end - p < 3 || !kraken_url_hex(p[1]) || !kraken_url_hex(p[2])) {
+        return "a malformed percent-encoding in the path";
+    }
+
+    if (p[1] == '2' && p[2] == '5') {
+        return "an encoded percent sign in the path";
+    }
+
+    if (p[1] == '3' && kraken_url_lower(p[2]) == 'b') {
+        return "a semicolon in the path";
+    }
+
+    return NULL;
+}
+
+
+static int
 kraken_url_host(const char *p, const char *end, kraken_url_t *u,
     char *err, size_t errlen)
 {
@@ -130,7 +174,7 @@ kraken_url_parse(const char *url, size_t len, kraken_url_t *u, char *err,
     size_t errlen)
 {
     size_t       i;
-    const char  *p, *end, *auth, *path, *seg, *s;
+    const char  *p, *end, *auth, *path, *seg, *s, *why;
 
     memset(u, 0, sizeof(kraken_url_t));
 
@@ -190,6 +234,11 @@ kraken_url_parse(const char *url, size_t len, kraken_url_t *u, char *err,
             if (kraken_url_disguised(seg, p)) {
                 return kraken_url_fail(err, errlen,
                                        "an encoded dot or slash in the path");
+            }
+
+            why = kraken_url_ambiguous(seg, p);
+            if (why) {
+                return kraken_url_fail(err, errlen, why);
             }
 
             seg++;

@@ -26,7 +26,10 @@ typedef struct {
 /*
  * An absolute https url: "https://" host [":" port] [path] ["?" query],
  * printable ASCII only; no user info, no fragment, no backslash, no dot
- * segment and no percent-encoded dot, slash or backslash in the path.
+ * segment and no percent-encoded dot, slash or backslash in the path;
+ * nor what a server behind the prefix might turn into one: no ";" or
+ * "%3b" (path parameters), no "%25" (a second decoding) and no "%" but
+ * before two hex digits.
  * Returns 0, or -1 with a reason in err.
  */
 int kraken_url_parse(const char *url, size_t len, kraken_url_t *u,

@@ -3,6 +3,10 @@
 # and a DTLS client whose certificate does not match its offer. All are
 # dropped and counted, and the room's audio keeps flowing. (Forged and
 # replayed SRTP from an admitted address: test/unit/test_engine.c.)
+# Then a publisher's own valid check and a ClientHello in a victim's
+# name: the victim's address gets a HelloVerifyRequest, never the
+# server's flight or its retransmissions, and no more bytes than were
+# sent from it (test/unit/test_engine_attacks.c measures it too).
 
 use strict;
 use warnings;

@@ -4,7 +4,9 @@
 # one outside them all is refused with 5001000 by the worker that
 # accepted the call, before it could be forwarded to the room's owner,
 # and after Kraken's own checks of the earlier params. Prefixes that could
-# not be compared safely fail nginx -t.
+# not be compared safely fail nginx -t. Spellings that the server behind
+# a prefix may resolve as "..", though they are no dot segment here
+# (";" path parameters, "%25", a "%" without two hex digits), are refused.
 #
 # Here no kraken_callback_trusted_certificate is set, so no request could
 # be made: an allowed url is then refused too, with "callback not
@@ -62,6 +64,13 @@ for my $room (map { "room$_" } 1 .. 6) {
                  'https://127.0.0.1:8443@evil.example/cb/',
                  'https://127.0.0.1:8443/cb/../admin',
                  'https://127.0.0.1:8443/cb/%2e%2e/admin',
+                 # what Tomcat, Jetty, Spring or a second decoding read
+                 # as "..": path parameters, "%25", a stray "%"
+                 'https://127.0.0.1:8443/cb/..;/admin',
+                 'https://127.0.0.1:8443/cb/..;x=y/admin',
+                 'https://127.0.0.1:8443/cb/..%3B/admin',
+                 'https://127.0.0.1:8443/cb/%252e%252e/admin',
+                 'https://127.0.0.1:8443/cb/%%32e%%32e/admin',
                  'https://app.example/krakenevil',
                  'https://app.example.evil.example/kraken')
     {
@@ -92,7 +101,8 @@ $k->stop;
 # prefixes that cannot be compared safely
 for my $bad ('http://127.0.0.1/cb', 'https://u@app.example/',
              'https://app.example/kraken?t=1', 'https://app.example/a/../b',
-             'https://app.example/#x', 'app.example/kraken')
+             'https://app.example/#x', 'app.example/kraken',
+             'https://app.example/a;b/', 'https://app.example/%25')
 {
     my $t = KrakenTest->new(workers => 1, no_start => 1, location =>
                             "kraken_callback_allow  \"$bad\";");

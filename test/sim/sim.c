@@ -434,6 +434,8 @@ sim_pump(sim_t *s)
                 continue;
             }
 
+            c->bytes_at[a] += q->len;
+
             if (q->buf[0] <= 3) {
                 c->stun_at[a]++;
 

@@ -80,6 +80,7 @@ typedef struct {
     int                  media_at[SIM_ADDRS];   /* SRTP/SRTCP datagrams */
     int                  stun_at[SIM_ADDRS];
     int                  dtls_at[SIM_ADDRS];
+    size_t               bytes_at[SIM_ADDRS];   /* every datagram's */
     uint32_t             last_ssrc;
     uint16_t             last_seq;
     uint8_t              last_pt;

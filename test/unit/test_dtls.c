@@ -601,8 +601,13 @@ dropped_final_server_flight_is_recovered_by_the_client_resending(
 
     pair_init(&p, state, 0, 0);
 
-    /* ClientHello, the server's flight, the client's certificate flight */
+    /*
+     * ClientHello, HelloVerifyRequest, ClientHello with the cookie, the
+     * server's flight, the client's certificate flight
+     */
     kraken_dtls_start(p.client);
+    shuttle(p.client, p.server, NULL);
+    shuttle(p.server, p.client, NULL);
     shuttle(p.client, p.server, NULL);
     shuttle(p.server, p.client, NULL);
     shuttle(p.client, p.server, NULL);
@@ -847,6 +852,112 @@ teardown(void **state)
 }
 
 
+/*
+ * The cookie exchange: a ClientHello from an address that has not shown
+ * it receives gets a HelloVerifyRequest, smaller than it and not resent;
+ * the flight goes only to whoever echoes the cookie made for its address.
+ */
+
+static const uint8_t  addr_a[] = { 2, 0x13, 0x88, 127, 0, 0, 1 };
+static const uint8_t  addr_b[] = { 2, 0x13, 0x89, 127, 0, 0, 1 };
+
+
+static void
+a_client_hello_gets_a_smaller_hello_verify_request_never_resent(
+    void **state)
+{
+    size_t    n, hvr;
+    uint8_t   hello[DATAGRAM_CAP], buf[DATAGRAM_CAP];
+    uint64_t  next;
+    pair_t    p;
+
+    pair_init(&p, state, 0, 0);
+
+    kraken_dtls_start(p.client);
+    n = kraken_dtls_output(p.client, hello, sizeof(hello));
+    assert_true(n > 13);
+
+    assert_int_equal(kraken_dtls_input_from(p.server, hello, n, addr_a,
+                                            sizeof(addr_a)),
+                     KRAKEN_DTLS_HANDSHAKING);
+
+    hvr = kraken_dtls_output(p.server, buf, sizeof(buf));
+    assert_true(hvr > 13 && hvr < n);
+    assert_int_equal(buf[13], 3);               /* hello_verify_request */
+    assert_int_equal(kraken_dtls_output(p.server, buf, sizeof(buf)), 0);
+
+    assert_int_equal(kraken_dtls_proven(p.server, addr_a, sizeof(addr_a)),
+                     0);
+    assert_int_equal(kraken_dtls_proven(p.client, NULL, 0), 1);
+
+    /* nothing to resend: no deadline, and nothing after one */
+    assert_int_equal(kraken_dtls_timer(p.server, p.now, &next),
+                     KRAKEN_DTLS_HANDSHAKING);
+    assert_int_equal(next, 0);
+    sleep_ms(1100);
+    kraken_dtls_timer(p.server, p.now + 1100, &next);
+    assert_int_equal(kraken_dtls_output(p.server, buf, sizeof(buf)), 0);
+
+    pair_free(&p);
+}
+
+
+static void
+a_cookie_from_another_address_is_dropped_and_the_handshake_lives(
+    void **state)
+{
+    size_t   n;
+    uint8_t  buf[DATAGRAM_CAP], hello[DATAGRAM_CAP];
+    pair_t   p;
+
+    pair_init(&p, state, 0, 0);
+
+    kraken_dtls_start(p.client);
+    n = kraken_dtls_output(p.client, buf, sizeof(buf));
+    kraken_dtls_input_from(p.server, buf, n, addr_a, sizeof(addr_a));
+    n = kraken_dtls_output(p.server, buf, sizeof(buf));
+    kraken_dtls_input(p.client, buf, n);
+
+    /* the hello with a's cookie */
+    n = kraken_dtls_output(p.client, hello, sizeof(hello));
+    assert_true(n > 13);
+    assert_int_equal(hello[13], 1);
+
+    /* from b, or from no address: dropped, not fatal */
+    assert_int_equal(kraken_dtls_input_from(p.server, hello, n, addr_b,
+                                            sizeof(addr_b)),
+                     KRAKEN_DTLS_HANDSHAKING);
+    assert_int_equal(kraken_dtls_input(p.server, hello, n),
+                     KRAKEN_DTLS_HANDSHAKING);
+    assert_int_equal(kraken_dtls_output(p.server, buf, sizeof(buf)), 0);
+    assert_int_equal(kraken_dtls_proven(p.server, addr_b, sizeof(addr_b)),
+                     0);
+
+    /* a forged cookie of the right size: the same */
+    hello[13 + 12 + 2 + 32 + 1 + hello[13 + 12 + 2 + 32] + 1] ^= 0x01;
+    assert_int_equal(kraken_dtls_input_from(p.server, hello, n, addr_a,
+                                            sizeof(addr_a)),
+                     KRAKEN_DTLS_HANDSHAKING);
+    assert_int_equal(kraken_dtls_output(p.server, buf, sizeof(buf)), 0);
+    hello[13 + 12 + 2 + 32 + 1 + hello[13 + 12 + 2 + 32] + 1] ^= 0x01;
+
+    /* from a: the flight, and a is proven, b is not */
+    assert_int_equal(kraken_dtls_input_from(p.server, hello, n, addr_a,
+                                            sizeof(addr_a)),
+                     KRAKEN_DTLS_HANDSHAKING);
+    assert_int_equal(kraken_dtls_proven(p.server, addr_a, sizeof(addr_a)),
+                     1);
+    assert_int_equal(kraken_dtls_proven(p.server, addr_b, sizeof(addr_b)),
+                     0);
+
+    run(&p, NULL, NULL);
+    assert_connected(&p);
+    assert_crosswise_keys(&p, KRAKEN_SRTP_AEAD_AES_128_GCM, 28);
+
+    pair_free(&p);
+}
+
+
 int
 main(void)
 {
@@ -880,6 +991,10 @@ main(void)
         cmocka_unit_test(garbage_after_the_handshake_is_ignored),
         cmocka_unit_test(output_with_a_small_buffer_drops_what_does_not_fit),
         cmocka_unit_test(free_is_safe_in_any_state),
+        cmocka_unit_test(
+            a_client_hello_gets_a_smaller_hello_verify_request_never_resent),
+        cmocka_unit_test(
+            a_cookie_from_another_address_is_dropped_and_the_handshake_lives),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

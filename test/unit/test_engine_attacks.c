@@ -2,9 +2,10 @@
  * The engine under attack, end to end with simulated browsers (test/sim):
  * a peer's SSRCs are pinned, oversized datagrams are dropped, forwarded
  * packets never reuse an SRTP index, STUN alone never moves the media
- * path, authenticated media keeps consent, numeric mids stay small and a
- * failing random source fails the call that needed it. Each test names
- * the behaviour it holds the engine to.
+ * path, authenticated media keeps consent, numeric mids stay small, a
+ * failing random source fails the call that needed it and a spoofed
+ * address gets no more DTLS bytes than were sent in its name. Each test
+ * names the behaviour it holds the engine to.
  */
 
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
 
@@ -918,6 +920,185 @@ test_subscribe_needing_an_ssrc_fails_when_the_random_source_fails(
 }
 
 
+/*
+ * 8. Reflection. Eve's own valid check, with a victim's source address,
+ * makes that address a path; her ClientHello in the victim's name must
+ * not earn the victim more bytes than were sent in its name (the
+ * server's flight and its retransmissions are about 15 times a hello).
+ */
+
+/*
+ * 'ms' of time in steps of 100 ms, as the module's timer runs. OpenSSL
+ * retransmits by its own clock: the first 'real' ms pass for real.
+ */
+
+static void
+advance(uint64_t ms, uint64_t real)
+{
+    uint64_t         t;
+    struct timespec  ts;
+
+    for (t = 0; t < ms; t += 100) {
+        if (t < real) {
+            ts.tv_sec = 0;
+            ts.tv_nsec = 100 * 1000000;
+
+            while (nanosleep(&ts, &ts) != 0) { /* void */ }
+        }
+
+        sim_advance(sim, 100);
+    }
+}
+
+
+/* Feeds the engine a datagram from 'from', without delivering replies. */
+
+static void
+input_from(const struct sockaddr_in *from, const uint8_t *buf, size_t len)
+{
+    uint8_t  copy[1500];
+
+    assert_true(len <= sizeof(copy));
+    memcpy(copy, buf, len);
+    kraken_engine_input(sim->engine, (const struct sockaddr *) from,
+                        sizeof(struct sockaddr_in), copy, len, sim->now);
+    kraken_engine_flush(sim->engine);
+}
+
+
+/* Hands d what the engine queued for address 'to'; forgets the rest. */
+
+static int
+deliver_to(kraken_dtls_t *d, const struct sockaddr_in *to)
+{
+    int            i, n;
+    sim_packet_t  *q;
+
+    for (i = 0, n = 0; i < sim->nqueue; i++) {
+        q = &sim->queue[i];
+
+        if (q->to.sin_port == to->sin_port
+            && q->to.sin_addr.s_addr == to->sin_addr.s_addr
+            && q->buf[0] >= 20 && q->buf[0] <= 63)
+        {
+            kraken_dtls_input(d, q->buf, q->len);
+            n++;
+        }
+    }
+
+    sim_drop(sim);
+
+    return n;
+}
+
+
+static void
+test_a_spoofed_client_hello_gets_no_more_bytes_than_it_sent(void **state)
+{
+    size_t         in, len, at10;
+    uint8_t        buf[1500];
+    sim_client_t  *eve, *victim;
+
+    /* the module's defaults: the peer lives on for the whole window */
+    sim->conf.consent_timeout = 30000;
+    sim->conf.connect_timeout = 60000;
+    engine();
+    publish(0, "room", "eve");
+    eve = client(0);
+
+    /* only an address: it never answers */
+    victim = sim_client_init(sim, 2);
+
+    len = sim_check_build(sim, 0, eve->server_pwd, 1, buf, sizeof(buf));
+    assert_true(len > 0);
+    sim_input_from(sim, &victim->addr[0], buf, len);
+    in = len;
+    assert_int_equal(victim->stun_at[0], 1);
+
+    kraken_dtls_start(eve->dtls);
+    len = kraken_dtls_output(eve->dtls, buf, sizeof(buf));
+    assert_true(len > 0);
+    sim_input_from(sim, &victim->addr[0], buf, len);
+    in += len;
+
+    /* OpenSSL would have resent its flight at 1 s and 3 s */
+    advance(10000, 3200);
+    at10 = victim->bytes_at[0];
+    advance(20000, 0);
+
+    print_message("spoofed: %zu bytes in, %zu out in 10 s, %zu in 30 s\n",
+                  in, at10, victim->bytes_at[0]);
+
+    /* the STUN answer, a HelloVerifyRequest, nothing resent */
+    assert_true(victim->bytes_at[0] <= in);
+    assert_int_equal(victim->dtls_at[0], 1);
+    assert_int_equal(sim_counters(sim).dtls_failed, 0);
+}
+
+
+static void
+test_a_path_moved_during_the_handshake_gets_no_resent_flight(void **state)
+{
+    int             flights;
+    size_t          in, len, hello_len;
+    uint8_t         buf[1500], hello[1500];
+    kraken_dtls_t  *d;
+    sim_client_t   *eve, *victim;
+
+    sim->conf.consent_timeout = 30000;
+    sim->conf.connect_timeout = 60000;
+    engine();
+    publish(0, "room", "eve");
+    eve = client(0);
+    victim = sim_client_init(sim, 2);
+
+    /* eve drives her side by hand: the sim does not answer for her */
+    d = eve->dtls;
+    eve->dtls = NULL;
+
+    /*
+     * From her own address: a check, her hello, and again when it is
+     * asked for with a cookie, until the server's flight comes. She
+     * does not answer it: the server resends it on its timer.
+     */
+    sim_check(sim, 0, eve->server_pwd);
+    sim_drop(sim);
+
+    kraken_dtls_start(d);
+
+    for (flights = 0, hello_len = 0; flights < 3; flights++) {
+        len = kraken_dtls_output(d, buf, sizeof(buf));
+        if (len < 14 || buf[13] != 1) {
+            break;
+        }
+
+        memcpy(hello, buf, len);
+        hello_len = len;
+        input_from(&eve->addr[0], hello, hello_len);
+        assert_true(deliver_to(d, &eve->addr[0]) >= 1);
+    }
+
+    assert_true(hello_len > 0);
+
+    /* then a check and her last hello again, in the victim's name */
+    len = sim_check_build(sim, 0, eve->server_pwd, 1, buf, sizeof(buf));
+    sim_input_from(sim, &victim->addr[0], buf, len);
+    sim_input_from(sim, &victim->addr[0], hello, hello_len);
+    in = len + hello_len;
+
+    /* the path is the victim's now: OpenSSL resends at 1 s and 3 s */
+    advance(30000, 3200);
+
+    print_message("moved: %zu bytes in, %zu out in 30 s\n",
+                  in, victim->bytes_at[0]);
+
+    assert_true(victim->bytes_at[0] <= in);
+    assert_true(sim_counters(sim).dtls_withheld > 0);
+
+    kraken_dtls_free(d);
+}
+
+
 int
 main(void)
 {
@@ -966,6 +1147,12 @@ main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_subscribe_needing_an_ssrc_fails_when_the_random_source_fails,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_spoofed_client_hello_gets_no_more_bytes_than_it_sent,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_path_moved_during_the_handshake_gets_no_resent_flight,
             setup, teardown),
     };
 

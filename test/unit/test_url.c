@@ -100,6 +100,19 @@ test_urls_that_could_mislead_a_comparison_do_not_parse(void **state)
         "https://app.example/kraken/%2E./admin",
         "https://app.example/kraken%2fadmin",
         "https://app.example/kraken%5cadmin",
+        "https://app.example/kraken/..;/admin",
+        "https://app.example/kraken/..;x=1/admin",
+        "https://app.example/kraken;/../admin",
+        "https://app.example/kraken/x;jsessionid=1",
+        "https://app.example/kraken/..%3b/admin",
+        "https://app.example/kraken/..%3B/admin",
+        "https://app.example/kraken/%252e%252e/admin",
+        "https://app.example/kraken/%25",
+        "https://app.example/kraken/%%32e%%32e/admin",
+        "https://app.example/kraken/%2%65%2%65/admin",
+        "https://app.example/kraken/%",
+        "https://app.example/kraken/%4",
+        "https://app.example/kraken/%zz",
     };
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -108,6 +121,10 @@ test_urls_that_could_mislead_a_comparison_do_not_parse(void **state)
             fail();
         }
     }
+
+    /* percent-encoding otherwise, and ";" in the query, are plain */
+    assert_int_equal(parse("https://app.example/a%20b%7E?x=1;y=%25", &u), 0);
+    assert_string_equal(u.path, "/a%20b%7E");
 
     /* a query right after the host is no path */
     assert_int_equal(parse("https://app.example?x=1/", &u), 0);
