@@ -11,6 +11,10 @@ case "$1" in
 test|bench)
     pkgs="$pkgs libcmocka-dev perl chromium iproute2 ca-certificates curl"
     pkgs="$pkgs dpkg-dev binutils prometheus openssl"
+    # t/027: GStreamer's webrtcbin, driven from Debian's python3
+    pkgs="$pkgs python3-gi gir1.2-gst-plugins-bad-1.0 gstreamer1.0-nice"
+    pkgs="$pkgs gstreamer1.0-plugins-bad gstreamer1.0-plugins-base"
+    pkgs="$pkgs gstreamer1.0-plugins-good"
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     ;;
