@@ -150,10 +150,12 @@ for my $where (['/ rpc', $CALLS], ['/front front', $CALLS],
                ['/auth good', 8], ['/auth bad', 3])
 {
     my ($key, $n) = @$where;
-    my $got = $pre{$key} // {};
-    is_deeply($got, { 200 => $n },
-              "each of the $n calls to $key was preflighted, every "
-              . 'preflight answered 200');
+    my %got = %{ $pre{$key} // {} };
+    my $answered = delete $got{200} // 0;
+    ok($answered >= $n && !%got,
+       "each of the $n calls to $key was preflighted, every preflight "
+       . 'answered 200')
+        or diag($J->encode($pre{$key} // {}));
 }
 
 open my $fh, '<', $k->prefix . '/logs/access.log' or die $!;
