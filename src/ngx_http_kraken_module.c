@@ -76,6 +76,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_kraken_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_kraken_preflight(ngx_http_request_t *r);
 static void ngx_http_kraken_body_handler(ngx_http_request_t *r);
 static void ngx_http_kraken_describe(ngx_http_request_t *r,
     ngx_http_kraken_ctx_t *kctx, ngx_str_t *body);
@@ -398,6 +399,73 @@ ngx_http_kraken_handler(ngx_http_request_t *r)
 
     return ngx_http_kraken_send(r, NGX_HTTP_NOT_FOUND,
                                 (u_char *) "{\"error\":\"not found\"}", 21);
+}
+
+
+/*
+ * A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
+ * on a kraken_rpc or kraken_front location, answered in the rewrite phase:
+ * before limit_req and limit_conn (preaccess), allow, deny and
+ * auth_request (access), and, on a front, without asking an engine. A
+ * browser fails a call whose preflight is not 2xx, whatever its headers
+ * and body, so a refusal there reaches the page as an opaque network
+ * error instead of the call's own readable answer. A preflight runs no
+ * call and carries no credentials (Fetch): the call that follows meets
+ * every guard. Answering it costs what refusing it would. An origin
+ * kraken_cors_origin does not allow gets its 403 without CORS headers.
+ */
+
+static ngx_int_t
+ngx_http_kraken_preflight(ngx_http_request_t *r)
+{
+    static ngx_str_t  request_method =
+                          ngx_string("Access-Control-Request-Method");
+
+    ngx_int_t                    rc, allowed;
+    ngx_str_t                    allow;
+    ngx_http_kraken_loc_conf_t  *klcf;
+
+    if (r->method != NGX_HTTP_OPTIONS || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    klcf = ngx_http_get_module_loc_conf(r, ngx_http_kraken_module);
+
+    if (!klcf->rpc && !klcf->front) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_kraken_header_in(r, &request_method) == NULL) {
+        return NGX_DECLINED;
+    }
+
+    allowed = ngx_http_kraken_allow_origin(r, &allow);
+
+    if (allowed == NGX_DECLINED) {
+        /* no Origin: no preflight */
+        return NGX_DECLINED;
+    }
+
+    if (allowed == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (allowed == NGX_ABORT) {
+        return ngx_http_kraken_send(r, NGX_HTTP_FORBIDDEN,
+                                    ngx_http_kraken_forbidden,
+                                    sizeof(ngx_http_kraken_forbidden) - 1);
+    }
+
+    if (ngx_http_kraken_cors(r) == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_kraken_send(r, NGX_HTTP_OK, (u_char *) "{}", 2);
 }
 
 
@@ -2129,6 +2197,14 @@ ngx_http_kraken_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_kraken_log_handler;
+
+    /* before the guards of preaccess and access (limit_req, auth_request) */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_kraken_preflight;
 
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_kraken_header_filter;
