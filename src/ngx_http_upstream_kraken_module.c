@@ -289,7 +289,7 @@ ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
     time_t                           now;
     uintptr_t                        m;
     ngx_int_t                        want;
-    ngx_uint_t                       i;
+    ngx_uint_t                       i, placing;
     ngx_slab_pool_t                 *shpool;
     ngx_http_upstream_rr_peer_t     *peer;
     ngx_http_upstream_rr_peers_t    *peers;
@@ -311,17 +311,34 @@ ngx_http_upstream_get_kraken_peer(ngx_peer_connection_t *pc, void *data)
 
         ngx_shmtx_lock(&shpool->mutex);
 
-        if (ctx->placing >= 0) {
+        placing = (ctx->placing >= 0);
+
+        if (placing) {
             /* this call's own placement does not weigh on its choice */
             ngx_http_upstream_kraken_placing(ctx, kp->conf->zone->data, -1);
-            ngx_http_upstream_kraken_choose(ctx, peers, kp->conf->zone->data,
-                                            now);
+        }
+
+        ngx_http_upstream_kraken_choose(ctx, peers, kp->conf->zone->data,
+                                        now);
+
+        /*
+         * A record named the engine the room goes to: the call goes there
+         * choosing it, so that the engine takes the room rather than
+         * record this front's own choice (another front's may have won at
+         * the home) and send the call on once more.
+         */
+        if (ctx->redirect.len) {
+            want = ngx_http_upstream_kraken_peer_index(peers,
+                                                       ctx->redirect.data,
+                                                       ctx->redirect.len);
+            if (want >= 0) {
+                ctx->choice = want;
+            }
+        }
+
+        if (placing) {
             ngx_http_upstream_kraken_placing(ctx, kp->conf->zone->data,
                                              ctx->choice);
-
-        } else {
-            ngx_http_upstream_kraken_choose(ctx, peers, kp->conf->zone->data,
-                                            now);
         }
 
         ngx_shmtx_unlock(&shpool->mutex);

@@ -41,8 +41,12 @@ for my $case (['gcm', 'SRTP_AEAD_AES_128_GCM', 'GCM'],
     is($r{streams}, '18/18', "$label: every stream flows");
     is($r{failed}, 0, "$label: no participant failed");
     cmp_ok($r{loss_pct}, '==', 0, "$label: nothing is lost");
-    cmp_ok($r{rx_pps}, '>=', 18 * 50 * 0.9,
-           "$label: about 50 packets/s per stream arrive");
+    # each talker's packet reaches 3 others; measured against what the
+    # generator sent in the same window, not its pace (its own timers
+    # slip on a busy machine)
+    cmp_ok($r{tx_pps}, '>', 0, "$label: the talkers sent");
+    cmp_ok($r{rx_pps}, '>=', 3 * $r{tx_pps} * 0.9,
+           "$label: every packet sent reaches its 3 receivers");
     cmp_ok($r{lat_p50_us}, '>', 0, "$label: latency was measured");
 
     my ($n, $gcm, $cm) = $out =~ /(\d+) connections \((\d+) GCM, (\d+) CM\)/;

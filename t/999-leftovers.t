@@ -9,46 +9,14 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(time sleep);
+use KrakenTest;
 
-# [pid, command line, 1 for a master] of every nginx of this namespace
-# that runs on a test's prefix (and is not a zombie)
-sub leftovers {
-    my $ns = readlink '/proc/self/ns/net' // '';
-    my (@nginx, @found, %master);
-
-    opendir my $dh, '/proc' or return ();
-    for my $pid (grep { /^\d+$/ } readdir $dh) {
-        open my $fh, '<', "/proc/$pid/cmdline" or next;
-        my $cmd = do { local $/; <$fh> } // '';
-        close $fh;
-        next unless $cmd =~ /^nginx: |nginx\0/;
-        $cmd =~ tr/\0/ /;
-        next unless (readlink("/proc/$pid/ns/net") // '') eq $ns;
-        open $fh, '<', "/proc/$pid/stat" or next;
-        my $stat = <$fh> // '';
-        close $fh;
-        next if $stat =~ /^\d+ \(.*\) Z /s;
-        my ($ppid) = $stat =~ /^\d+ \(.*\) \S (\d+)/s;
-        push @nginx, [$pid, $cmd, $cmd =~ /master process/ ? 1 : 0,
-                      $ppid // 0];
-    }
-    closedir $dh;
-
-    for my $p (@nginx) {
-        next unless $p->[1] =~ m{/kraken-(?:t|deb-nginx)-[^/ ]+/};
-        push @found, $p;
-        $master{$p->[0]} = 1;
-    }
-
-    # their workers, whose command line names no prefix: killed with them
-    push @found, grep { $master{$_->[3]} && !$master{$_->[0]} } @nginx;
-
-    return @found;
-}
-
-my @left = leftovers();
+# every nginx of this namespace on a test's prefix, and their workers:
+# [pid, command line, 1 for a master, parent pid]
+my @left = KrakenTest::prefix_nginx();
 
 for my $p (grep { $_->[2] } @left) {
     my ($pid, $cmd, $master) = @$p;
@@ -64,7 +32,7 @@ ok(!@left, 'no nginx of a test is left running in this namespace');
 if (@left) {
     kill 'KILL', map { $_->[0] } @left;
     my $end = time + 5;
-    sleep 0.1 while leftovers() && time < $end;
+    sleep 0.1 while KrakenTest::prefix_nginx() && time < $end;
 }
 
 done_testing;
