@@ -10,14 +10,6 @@
 #define KRAKEN_RTP_SEQ_MOD  (1u << 16)
 
 
-static uint32_t
-kraken_get32(const uint8_t *p)
-{
-    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
-           | ((uint32_t) p[2] << 8) | p[3];
-}
-
-
 static void
 kraken_put32(uint8_t *p, uint32_t v)
 {

@@ -36,6 +36,14 @@ typedef struct {
 } kraken_rtp_stats_t;
 
 
+/* A 32-bit field in network order. */
+static inline uint32_t
+kraken_get32(const uint8_t *p)
+{
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
+           | ((uint32_t) p[2] << 8) | p[3];
+}
+
 /* RFC 5761: RTCP packet types 192-223 share the port with RTP. */
 int kraken_rtp_is_rtcp(const uint8_t *buf, size_t len);
 

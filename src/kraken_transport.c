@@ -9,14 +9,6 @@
 #include "kraken_engine_int.h"
 
 
-static uint32_t
-kraken_get32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-           | (uint32_t) p[2] << 8 | p[3];
-}
-
-
 /*
  * Our DTLS datagrams go to the path. A path that has not echoed our
  * cookie (kraken_dtls_proven()) may be anyone's address, given by a

@@ -15,12 +15,7 @@ my $k = KrakenTest->new(workers => 1);
 my @pids = $k->worker_pids;
 my $J = KrakenTest::json();
 
-my $offer = do {
-    local $/;
-    open my $fh, '<', "$KrakenTest::ROOT/t/data/chromium-156-offer-audio.sdp"
-        or die "offer: $!";
-    <$fh>;
-};
+my $offer = KrakenTest::chromium_offer();
 my $jsep_offer = $J->encode({ type => 'offer', sdp => $offer });
 my $jsep_answer = $J->encode({ type => 'answer', sdp => $offer });
 

@@ -130,12 +130,7 @@ map $http_origin $kraken_test_origin {
 HTTP
 kraken_cors_origin https://kraken.fm $kraken_test_origin;
 LOC
-my $offer = do {
-    local $/;
-    open my $fh, '<', "$KrakenTest::ROOT/t/data/chromium-156-offer-audio.sdp"
-        or die "offer: $!";
-    <$fh>;
-};
+my $offer = KrakenTest::chromium_offer();
 my $publish = $J->encode({ id => 'p', method => 'publish',
                            params => ['cors-room', 'mallory',
                                       $J->encode({ type => 'offer',

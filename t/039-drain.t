@@ -19,12 +19,7 @@ plan skip_all => 'npm install in t/js first (make prove does it)'
 my ($CONNECT, $DRAIN, $SLACK) = (3, 8, 4);
 my $J = KrakenTest::json;
 
-my $offer = do {
-    local $/;
-    open my $fh, '<', "$KrakenTest::ROOT/t/data/chromium-156-offer-audio.sdp"
-        or die "offer: $!";
-    <$fh>;
-};
+my $offer = KrakenTest::chromium_offer();
 my $jsep = $J->encode({ type => 'offer', sdp => $offer });
 
 

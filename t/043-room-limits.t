@@ -19,12 +19,7 @@ my $J = KrakenTest::json;
 my $FULL = 5002000;
 my $INVALID = 5001000;
 
-my $offer = do {
-    local $/;
-    open my $fh, '<', "$KrakenTest::ROOT/t/data/chromium-156-offer-audio.sdp"
-        or die "offer: $!";
-    <$fh>;
-};
+my $offer = KrakenTest::chromium_offer();
 my $jsep = $J->encode({ type => 'offer', sdp => $offer });
 
 

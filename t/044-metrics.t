@@ -13,12 +13,7 @@ use KrakenTest;
 
 my $J = KrakenTest::json;
 
-my $offer = do {
-    local $/;
-    open my $fh, '<', "$KrakenTest::ROOT/t/data/chromium-156-offer-audio.sdp"
-        or die "offer: $!";
-    <$fh>;
-};
+my $offer = KrakenTest::chromium_offer();
 my $jsep = $J->encode({ type => 'offer', sdp => $offer });
 
 my $k = KrakenTest->new(

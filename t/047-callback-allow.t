@@ -25,12 +25,7 @@ LOC
 my @pids = $k->worker_pids;
 my $J = KrakenTest::json();
 
-my $offer = do {
-    local $/;
-    open my $fh, '<', "$KrakenTest::ROOT/t/data/chromium-156-offer-audio.sdp"
-        or die "offer: $!";
-    <$fh>;
-};
+my $offer = KrakenTest::chromium_offer();
 my $jsep = $J->encode({ type => 'offer', sdp => $offer });
 
 # the description of a publish's answer, or "published"

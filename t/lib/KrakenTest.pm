@@ -41,6 +41,19 @@ my $JSON = JSON::PP->new->canonical->allow_nonref;
 sub json { $JSON }
 
 
+# A real offer Chromium 156 made here (audio only; t/data/README.md)
+my $CHROMIUM_OFFER;
+
+sub chromium_offer {
+    return $CHROMIUM_OFFER //= do {
+        local $/;
+        open my $fh, '<', "$ROOT/t/data/chromium-156-offer-audio.sdp"
+            or die "offer: $!";
+        <$fh>;
+    };
+}
+
+
 # Polls $cond until it returns true or $seconds pass; returns its value.
 sub wait_for {
     my ($cond, $seconds, $what) = @_;
