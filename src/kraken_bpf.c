@@ -51,6 +51,9 @@ static int kraken_bpf_dup(int fd);
 static int kraken_bpf_libbpf_print(enum libbpf_print_level level,
     const char *fmt, va_list args);
 static int kraken_bpf_key(const struct sockaddr *sa, kraken_bpf_addr_t *key);
+static int kraken_bpf_entry(kraken_bpf_t *b, const struct sockaddr *sa,
+    unsigned index, unsigned slot, kraken_bpf_addr_t *key,
+    kraken_bpf_peer_t *peer);
 
 
 /* libbpf's first warning during kraken_bpf_create(), for its message */
@@ -321,17 +324,9 @@ kraken_bpf_add_addr(kraken_bpf_t *b, const struct sockaddr *sa,
     kraken_bpf_addr_t  key;
     kraken_bpf_peer_t  peer, old;
 
-    if (index >= b->max_socks) {
-        errno = EINVAL;
+    if (kraken_bpf_entry(b, sa, index, slot, &key, &peer) != 0) {
         return -1;
     }
-
-    if (kraken_bpf_key(sa, &key) != 0) {
-        return -1;
-    }
-
-    peer.index = index;
-    peer.slot = slot;
 
     /* a full hash map refuses a new key with E2BIG and is left as it was */
 
@@ -366,17 +361,9 @@ kraken_bpf_take_addr(kraken_bpf_t *b, const struct sockaddr *sa,
     kraken_bpf_addr_t  key;
     kraken_bpf_peer_t  peer;
 
-    if (index >= b->max_socks) {
-        errno = EINVAL;
+    if (kraken_bpf_entry(b, sa, index, slot, &key, &peer) != 0) {
         return -1;
     }
-
-    if (kraken_bpf_key(sa, &key) != 0) {
-        return -1;
-    }
-
-    peer.index = index;
-    peer.slot = slot;
 
     return bpf_map_update_elem(b->addrs_fd, &key, &peer, BPF_ANY) == 0
            ? 0 : -1;
@@ -519,4 +506,26 @@ kraken_bpf_key(const struct sockaddr *sa, kraken_bpf_addr_t *key)
         errno = EAFNOSUPPORT;
         return -1;
     }
+}
+
+
+/* the map's key and value for sa steered to socket index of slot */
+
+static int
+kraken_bpf_entry(kraken_bpf_t *b, const struct sockaddr *sa, unsigned index,
+    unsigned slot, kraken_bpf_addr_t *key, kraken_bpf_peer_t *peer)
+{
+    if (index >= b->max_socks) {
+        errno = EINVAL;
+        return -1;
+    }
+
+    if (kraken_bpf_key(sa, key) != 0) {
+        return -1;
+    }
+
+    peer->index = index;
+    peer->slot = slot;
+
+    return 0;
 }

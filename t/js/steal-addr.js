@@ -23,7 +23,6 @@
  * Prints one JSON line {ok, checks, ...}; exit 0 all checks passed.
  */
 
-const crypto = require('crypto');
 const path = require('path');
 const { execFileSync } = require('child_process');
 
@@ -44,62 +43,7 @@ const SPOOF = path.join(__dirname, '..', 'lib', 'spoof-udp.pl');
 const SHARE = 0.9;
 const WINDOW_MS = 3000;
 
-let crcTable = null;
-
-function crc32(buf) {
-    if (!crcTable) {
-        crcTable = new Int32Array(256);
-        for (let n = 0; n < 256; n++) {
-            let c = n;
-            for (let k = 0; k < 8; k++) {
-                c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-            }
-            crcTable[n] = c;
-        }
-    }
-    let crc = -1;
-    for (const b of buf) {
-        crc = crcTable[(crc ^ b) & 0xff] ^ (crc >>> 8);
-    }
-    return (crc ^ -1) >>> 0;
-}
-
-function attr(type, value) {
-    const pad = (4 - (value.length % 4)) % 4;
-    const out = Buffer.alloc(4 + value.length + pad);
-    out.writeUInt16BE(type, 0);
-    out.writeUInt16BE(value.length, 2);
-    value.copy(out, 4);
-    return out;
-}
-
-/*
- * A Binding request as a controlling ICE agent sends it: USERNAME,
- * PRIORITY, ICE-CONTROLLING, USE-CANDIDATE, MESSAGE-INTEGRITY (key pwd),
- * FINGERPRINT.
- */
-function bindingRequest(username, pwd) {
-    const head = Buffer.alloc(20);
-    head.writeUInt16BE(0x0001, 0);
-    head.writeUInt32BE(0x2112a442, 4);
-    crypto.randomBytes(12).copy(head, 8);
-
-    let body = Buffer.concat([
-        attr(0x0006, Buffer.from(username)),
-        attr(0x0024, Buffer.from([0x6e, 0, 0, 0xff])),
-        attr(0x802a, crypto.randomBytes(8)),
-        attr(0x0025, Buffer.alloc(0)),
-    ]);
-    head.writeUInt16BE(body.length + 24, 2);
-    const mac = crypto.createHmac('sha1', pwd)
-                      .update(Buffer.concat([head, body])).digest();
-    body = Buffer.concat([body, attr(0x0008, mac)]);
-    head.writeUInt16BE(body.length + 8, 2);
-    const fp = Buffer.alloc(4);
-    fp.writeUInt32BE((crc32(Buffer.concat([head, body])) ^ 0x5354554e) >>> 0);
-    body = Buffer.concat([body, attr(0x8028, fp)]);
-    return Buffer.concat([head, body]);
-}
+const { bindingRequest } = require('./lib/stun');
 
 async function info() {
     return rpc(url, 'info', []);
@@ -293,8 +237,8 @@ async function main() {
         const e = eves[i];
         const m = [];
         for (let k = 0; k < 3; k++) {
-            m.push(bindingRequest(`${e.ufrag}:${e.local}`, e.pwd)
-                   .toString('hex'));
+            m.push(bindingRequest(`${e.ufrag}:${e.local}`, e.pwd,
+                                  { controlling: true }).toString('hex'));
         }
         execFileSync('perl', [SPOOF, '127.0.0.1', String(addrs[i].port),
                               '127.0.0.1', String(PORT), ...m]);
