@@ -1,15 +1,13 @@
 /*
- * The engine of one worker: creation, randomness, the output batch, the
- * RFC 7983 demultiplexing of every datagram, the timer loop and the
- * figures. The parts it drives are listed in kraken_engine_int.h.
+ * The engine of one worker: creation, the RFC 7983 demultiplexing of
+ * every datagram, the timer loop and the figures. The parts it drives,
+ * and the services below them all (kraken_out.c, kraken_log.c,
+ * kraken_random.c), are listed in kraken_engine_int.h.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/rand.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -19,145 +17,9 @@
 
 
 void
-kraken_log(kraken_engine_t *e, const char *fmt, ...)
-{
-    char     msg[512];
-    va_list  ap;
-
-    if (e->conf.log == NULL) {
-        return;
-    }
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-
-    e->conf.log(e->conf.log_data, msg);
-}
-
-
-/*
- * Randomness: ICE passwords, tracks and SSRCs are secrets or must not be
- * guessable, so a failing source fails the call that needed it.
- */
-
-int
-kraken_random(kraken_engine_t *e, void *buf, size_t len)
-{
-    if (e->conf.random) {
-        return e->conf.random(e->conf.random_data, buf, len);
-    }
-
-    return RAND_bytes(buf, (int) len) == 1 ? 0 : -1;
-}
-
-
-int
-kraken_random_token(kraken_engine_t *e, char *buf, size_t len)
-{
-    static const char  alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                    "abcdefghijklmnopqrstuvwxyz0123456789";
-    size_t    i, n;
-    uint8_t   r[128];
-
-    /* rejection sampling keeps the 62 symbols equally likely */
-    n = sizeof(r);
-
-    for (i = 0; i < len; /* void */) {
-        if (n == sizeof(r)) {
-            if (kraken_random(e, r, sizeof(r)) != 0) {
-                return -1;
-            }
-
-            n = 0;
-        }
-
-        if (r[n] < 248) {
-            buf[i++] = alphabet[r[n] % 62];
-        }
-
-        n++;
-    }
-
-    buf[len] = '\0';
-
-    return 0;
-}
-
-
-int
-kraken_random32(kraken_engine_t *e, uint32_t *v)
-{
-    if (kraken_random(e, v, sizeof(uint32_t)) != 0) {
-        return -1;
-    }
-
-    if (*v == 0) {
-        *v = 1;
-    }
-
-    return 0;
-}
-
-
-/*
- * A track id in the shape of a UUID: a track is a capability, so all of
- * its 128 bits are random; a public id is a version 4 UUID.
- */
-
-int
-kraken_track(kraken_engine_t *e, char out[37], int uuid)
-{
-    uint8_t  b[16];
-
-    if (kraken_random(e, b, sizeof(b)) != 0) {
-        return -1;
-    }
-
-    if (uuid) {
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-    }
-
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
-
-    return 0;
-}
-
-
-kraken_datagram_t *
-kraken_out_next(kraken_engine_t *e)
-{
-    if (e->nout == KRAKEN_OUT_BATCH) {
-        kraken_engine_flush(e);
-    }
-
-    return &e->out[e->nout];
-}
-
-
-void
-kraken_out_commit(kraken_engine_t *e, kraken_peer_t *p,
-    kraken_datagram_t *dg, size_t len)
-{
-    memcpy(&dg->addr, &p->path.sa, p->path.len);
-    dg->addrlen = p->path.len;
-    dg->len = len;
-    e->nout++;
-}
-
-
-void
 kraken_engine_flush(kraken_engine_t *e)
 {
-    if (e->nout) {
-        e->conf.send(e->conf.send_data, e->out, e->nout);
-        e->nout = 0;
-    }
+    kraken_out_flush(e);
 }
 
 
@@ -369,24 +231,6 @@ kraken_engine_stun_tag(const uint8_t *buf, size_t len)
 }
 
 
-/* A new local ufrag: random, after this engine's tag if it has one. */
-
-int
-kraken_ufrag_new(kraken_engine_t *e, char *buf)
-{
-    if (kraken_random_token(e, buf, KRAKEN_UFRAG_SIZE) != 0) {
-        return -1;
-    }
-
-    if (e->conf.ufrag_tag) {
-        buf[0] = (char) ('a' + e->conf.ufrag_tag / 16);
-        buf[1] = (char) ('a' + e->conf.ufrag_tag % 16);
-    }
-
-    return 0;
-}
-
-
 uint64_t
 kraken_engine_timer(kraken_engine_t *e, uint64_t now)
 {
@@ -512,17 +356,3 @@ kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st)
 }
 
 
-void
-kraken_engine_histogram_add(kraken_engine_histogram_t *h, uint64_t ms)
-{
-    int                    i;
-    static const uint64_t  bounds[KRAKEN_DTLS_NBOUNDS] = KRAKEN_DTLS_BOUNDS;
-
-    for (i = 0; i < KRAKEN_DTLS_NBOUNDS && ms > bounds[i]; i++) {
-        /* void */
-    }
-
-    h->bucket[i]++;
-    h->count++;
-    h->sum += ms;
-}

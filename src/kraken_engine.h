@@ -300,9 +300,6 @@ int kraken_engine_shutdown(kraken_engine_t *e, uint64_t now_ms);
 
 void kraken_engine_stats(kraken_engine_t *e, kraken_engine_stats_t *st);
 
-/* Counts one DTLS handshake of ms milliseconds in its bucket. */
-void kraken_engine_histogram_add(kraken_engine_histogram_t *h, uint64_t ms);
-
 /* Calls fn for each room id this engine holds. */
 void kraken_engine_rooms(kraken_engine_t *e,
     void (*fn)(void *data, const char *rid), void *data);

@@ -202,17 +202,22 @@ struct kraken_engine_s {
 };
 
 
-/* kraken_engine.c */
+/* kraken_log.c */
 void kraken_log(kraken_engine_t *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* kraken_random.c */
 int kraken_random(kraken_engine_t *e, void *buf, size_t len);
 int kraken_random_token(kraken_engine_t *e, char *buf, size_t len);
 int kraken_ufrag_new(kraken_engine_t *e, char *buf);
 int kraken_random32(kraken_engine_t *e, uint32_t *v);
 int kraken_track(kraken_engine_t *e, char out[37], int uuid);
+
+/* kraken_out.c */
 kraken_datagram_t *kraken_out_next(kraken_engine_t *e);
 void kraken_out_commit(kraken_engine_t *e, kraken_peer_t *p,
     kraken_datagram_t *dg, size_t len);
+void kraken_out_flush(kraken_engine_t *e);
 
 /* kraken_room.c */
 uint32_t kraken_hash(const void *data, size_t len);

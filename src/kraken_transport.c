@@ -9,6 +9,9 @@
 #include "kraken_engine_int.h"
 
 
+static void kraken_histogram_add(kraken_engine_histogram_t *h, uint64_t ms);
+
+
 /*
  * Our DTLS datagrams go to the path. A path that has not echoed our
  * cookie (kraken_dtls_proven()) may be anyone's address, given by a
@@ -224,7 +227,7 @@ kraken_input_dtls(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
          */
         kraken_addr_prove(e, &p->path);
 
-        kraken_engine_histogram_add(&e->counters.dtls_handshake,
+        kraken_histogram_add(&e->counters.dtls_handshake,
                                     now - p->connected_at);
         p->connected_at = now;
 
@@ -478,4 +481,22 @@ kraken_peer_timer(kraken_engine_t *e, kraken_peer_t *p, uint64_t now,
     }
 
     return wait;
+}
+
+
+/* Counts one DTLS handshake of ms milliseconds in its bucket. */
+
+static void
+kraken_histogram_add(kraken_engine_histogram_t *h, uint64_t ms)
+{
+    int                    i;
+    static const uint64_t  bounds[KRAKEN_DTLS_NBOUNDS] = KRAKEN_DTLS_BOUNDS;
+
+    for (i = 0; i < KRAKEN_DTLS_NBOUNDS && ms > bounds[i]; i++) {
+        /* void */
+    }
+
+    h->bucket[i]++;
+    h->count++;
+    h->sum += ms;
 }

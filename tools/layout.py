@@ -146,8 +146,12 @@ def main():
     file_sizes()
     function_sizes()
 
-    objs = sorted(glob.glob(os.path.join(build, "objs", "addon", "src",
-                                         "*.o")))
+    # only the objects of today's sources: a build keeps those of
+    # files since removed
+    objs = sorted(o for o in glob.glob(os.path.join(build, "objs", "addon",
+                                                    "src", "*.o"))
+                  if os.path.exists(os.path.join(
+                      ROOT, "src", os.path.basename(o)[:-2] + ".c")))
     if not objs:
         breaches.append("no objects in %s/objs/addon/src: make module"
                         % build)
