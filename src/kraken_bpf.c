@@ -60,6 +60,57 @@ static int kraken_bpf_entry(kraken_bpf_t *b, const struct sockaddr *sa,
 static char  kraken_bpf_libbpf_warning[256];
 
 
+/* Sizes the object's maps, loads it, and keeps its descriptors in b. */
+
+static int
+kraken_bpf_load(kraken_bpf_t *b, struct bpf_object *obj, const char **what)
+{
+    struct bpf_program  *prog;
+
+    *what = "the object's maps";
+    if (kraken_bpf_map(obj, "socks", b->max_socks, sizeof(uint32_t),
+                       sizeof(uint32_t))
+        != 0
+        || kraken_bpf_map(obj, "tags", KRAKEN_BPF_TAGS, sizeof(uint32_t),
+                          sizeof(uint32_t))
+           != 0
+        || kraken_bpf_map(obj, "addrs", b->max_addrs,
+                          sizeof(kraken_bpf_addr_t),
+                          sizeof(kraken_bpf_peer_t))
+           != 0)
+    {
+        return -1;
+    }
+
+    *what = "the object's program";
+    prog = bpf_object__find_program_by_name(obj, "kraken_steer");
+    if (prog == NULL) {
+        return -1;
+    }
+
+    *what = "bpf_object__load()";
+    if (bpf_object__load(obj) != 0) {
+        return -1;
+    }
+
+    *what = "fcntl(F_DUPFD_CLOEXEC)";
+    b->prog_fd = kraken_bpf_dup(bpf_program__fd(prog));
+    b->socks_fd = kraken_bpf_dup(bpf_object__find_map_fd_by_name(obj,
+                                                                 "socks"));
+    b->tags_fd = kraken_bpf_dup(bpf_object__find_map_fd_by_name(obj, "tags"));
+    b->addrs_fd = kraken_bpf_dup(bpf_object__find_map_fd_by_name(obj,
+                                                                 "addrs"));
+
+    if (b->prog_fd == -1 || b->socks_fd == -1 || b->tags_fd == -1
+        || b->addrs_fd == -1)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 kraken_bpf_t *
 kraken_bpf_create(unsigned max_socks, unsigned max_addrs, char *err,
     size_t errlen)
@@ -69,7 +120,6 @@ kraken_bpf_create(unsigned max_socks, unsigned max_addrs, char *err,
     kraken_bpf_t        *b;
     libbpf_print_fn_t    print;
     struct bpf_object   *obj;
-    struct bpf_program  *prog;
 
     LIBBPF_OPTS(bpf_object_open_opts, opts,
         .object_name = "kraken_steer",
@@ -100,7 +150,6 @@ kraken_bpf_create(unsigned max_socks, unsigned max_addrs, char *err,
     print = libbpf_set_print(kraken_bpf_libbpf_print);
 
     rc = -1;
-    prog = NULL;
 
     what = "bpf_object__open_mem()";
     obj = bpf_object__open_mem(kraken_bpf_code, kraken_bpf_code_len, &opts);
@@ -108,42 +157,7 @@ kraken_bpf_create(unsigned max_socks, unsigned max_addrs, char *err,
         goto done;
     }
 
-    what = "the object's maps";
-    if (kraken_bpf_map(obj, "socks", max_socks, sizeof(uint32_t),
-                       sizeof(uint32_t))
-        != 0
-        || kraken_bpf_map(obj, "tags", KRAKEN_BPF_TAGS, sizeof(uint32_t),
-                          sizeof(uint32_t))
-           != 0
-        || kraken_bpf_map(obj, "addrs", max_addrs, sizeof(kraken_bpf_addr_t),
-                          sizeof(kraken_bpf_peer_t))
-           != 0)
-    {
-        goto done;
-    }
-
-    what = "the object's program";
-    prog = bpf_object__find_program_by_name(obj, "kraken_steer");
-    if (prog == NULL) {
-        goto done;
-    }
-
-    what = "bpf_object__load()";
-    if (bpf_object__load(obj) != 0) {
-        goto done;
-    }
-
-    what = "fcntl(F_DUPFD_CLOEXEC)";
-    b->prog_fd = kraken_bpf_dup(bpf_program__fd(prog));
-    b->socks_fd = kraken_bpf_dup(bpf_object__find_map_fd_by_name(obj,
-                                                                 "socks"));
-    b->tags_fd = kraken_bpf_dup(bpf_object__find_map_fd_by_name(obj, "tags"));
-    b->addrs_fd = kraken_bpf_dup(bpf_object__find_map_fd_by_name(obj,
-                                                                 "addrs"));
-
-    if (b->prog_fd == -1 || b->socks_fd == -1 || b->tags_fd == -1
-        || b->addrs_fd == -1)
-    {
+    if (kraken_bpf_load(b, obj, &what) != 0) {
         goto done;
     }
 

@@ -343,8 +343,6 @@ kraken_sdp_msid(kraken_sdp_media_t *m, kraken_sdp_str_t *v)
 }
 
 
-/* One a= line; m is NULL at session level. */
-
 /* a=fmtp lines of the current m-line, resolved once Opus's pt is known */
 #define KRAKEN_SDP_MAX_FMTP  32
 
@@ -359,15 +357,120 @@ typedef struct {
 } kraken_sdp_fmtps_t;
 
 
+#define KRAKEN_SDP_IS(name, lit)                                              \
+    ((name)->len == sizeof(lit) - 1                                           \
+     && strncmp((name)->p, lit, (name)->len) == 0)
+
+
+/* a=fmtp: kept for the pt Opus ends up with, whatever the line order */
+
+static int
+kraken_sdp_fmtp(kraken_sdp_str_t *v, kraken_sdp_fmtps_t *fmtps)
+{
+    long              n;
+    kraken_sdp_str_t  w;
+
+    if (kraken_sdp_word(v, &w) != 0
+        || kraken_sdp_number(w.p, w.len, 127, &n) != 0)
+    {
+        return -1;
+    }
+
+    while (v->len && *v->p == ' ') {
+        v->p++;
+        v->len--;
+    }
+
+    if (fmtps->n < KRAKEN_SDP_MAX_FMTP) {
+        fmtps->fmtp[fmtps->n].pt = n;
+        fmtps->fmtp[fmtps->n].text = *v;
+        fmtps->n++;
+    }
+
+    return 0;
+}
+
+
+/* a=ssrc: the first source, and its msid when there is no a=msid */
+
+static int
+kraken_sdp_ssrc(kraken_sdp_media_t *m, kraken_sdp_str_t *v)
+{
+    long              n;
+    kraken_sdp_str_t  w;
+
+    if (kraken_sdp_word(v, &w) != 0
+        || kraken_sdp_number(w.p, w.len, 4294967295L, &n) != 0)
+    {
+        return -1;
+    }
+
+    if (m->ssrc == 0) {
+        m->ssrc = (uint32_t) n;
+    }
+
+    while (v->len && *v->p == ' ') {
+        v->p++;
+        v->len--;
+    }
+
+    if (m->msid_stream[0] == '\0' && v->len > 5
+        && strncmp(v->p, "msid:", 5) == 0)
+    {
+        v->p += 5;
+        v->len -= 5;
+        return kraken_sdp_msid(m, v);
+    }
+
+    return 0;
+}
+
+
+/* An a= line of an m-line's section. */
+
+static int
+kraken_sdp_media_attr(kraken_sdp_media_t *m, kraken_sdp_str_t *name,
+    kraken_sdp_str_t *v, int *best, kraken_sdp_fmtps_t *fmtps)
+{
+    if (KRAKEN_SDP_IS(name, "mid")) {
+        return kraken_sdp_copy(m->mid, sizeof(m->mid), v->p, v->len);
+    }
+
+    if (KRAKEN_SDP_IS(name, "rtcp-mux")) {
+        m->rtcp_mux = 1;
+        return 0;
+    }
+
+    if (KRAKEN_SDP_IS(name, "rtpmap")) {
+        return kraken_sdp_rtpmap(m, v, best);
+    }
+
+    if (KRAKEN_SDP_IS(name, "fmtp")) {
+        return kraken_sdp_fmtp(v, fmtps);
+    }
+
+    if (KRAKEN_SDP_IS(name, "msid")) {
+        return kraken_sdp_msid(m, v);
+    }
+
+    if (KRAKEN_SDP_IS(name, "ssrc")) {
+        return kraken_sdp_ssrc(m, v);
+    }
+
+    return 0;
+}
+
+
+/* One a= line; m is NULL at session level. */
+
 static int
 kraken_sdp_attr(kraken_sdp_t *sdp, kraken_sdp_media_t *m,
     kraken_sdp_str_t *a, int *best, int *session_dir,
     kraken_sdp_fmtps_t *fmtps)
 {
-    long                       n;
     char                      *ufrag, *pwd;
     size_t                     i;
-    kraken_sdp_str_t           name, v, w;
+    kraken_sdp_str_t           name, v;
     kraken_sdp_fingerprint_t  *fp;
     int                       *setup, *dir;
 
@@ -387,47 +490,44 @@ kraken_sdp_attr(kraken_sdp_t *sdp, kraken_sdp_media_t *m,
     setup = m ? &m->setup : &sdp->setup;
     dir = m ? &m->direction : session_dir;
 
-#define KRAKEN_IS(lit)  (name.len == sizeof(lit) - 1                         \
-                         && strncmp(name.p, lit, name.len) == 0)
-
-    if (KRAKEN_IS("ice-ufrag")) {
+    if (KRAKEN_SDP_IS(&name, "ice-ufrag")) {
         return kraken_sdp_copy(ufrag, KRAKEN_SDP_TOKEN_LEN, v.p, v.len);
     }
 
-    if (KRAKEN_IS("ice-pwd")) {
+    if (KRAKEN_SDP_IS(&name, "ice-pwd")) {
         return kraken_sdp_copy(pwd, KRAKEN_SDP_TOKEN_LEN, v.p, v.len);
     }
 
-    if (KRAKEN_IS("fingerprint")) {
+    if (KRAKEN_SDP_IS(&name, "fingerprint")) {
         return kraken_sdp_fingerprint(&v, fp);
     }
 
-    if (KRAKEN_IS("setup")) {
+    if (KRAKEN_SDP_IS(&name, "setup")) {
         *setup = kraken_sdp_setup(&v);
         return 0;
     }
 
-    if (KRAKEN_IS("ice-lite")) {
+    if (KRAKEN_SDP_IS(&name, "ice-lite")) {
         sdp->ice_lite = 1;
         return 0;
     }
 
-    if (KRAKEN_IS("sendrecv")) {
+    if (KRAKEN_SDP_IS(&name, "sendrecv")) {
         *dir = KRAKEN_SDP_SENDRECV;
         return 0;
     }
 
-    if (KRAKEN_IS("sendonly")) {
+    if (KRAKEN_SDP_IS(&name, "sendonly")) {
         *dir = KRAKEN_SDP_SENDONLY;
         return 0;
     }
 
-    if (KRAKEN_IS("recvonly")) {
+    if (KRAKEN_SDP_IS(&name, "recvonly")) {
         *dir = KRAKEN_SDP_RECVONLY;
         return 0;
     }
 
-    if (KRAKEN_IS("inactive")) {
+    if (KRAKEN_SDP_IS(&name, "inactive")) {
         *dir = KRAKEN_SDP_INACTIVE;
         return 0;
     }
@@ -436,75 +536,7 @@ kraken_sdp_attr(kraken_sdp_t *sdp, kraken_sdp_media_t *m,
         return 0;
     }
 
-    if (KRAKEN_IS("mid")) {
-        return kraken_sdp_copy(m->mid, sizeof(m->mid), v.p, v.len);
-    }
-
-    if (KRAKEN_IS("rtcp-mux")) {
-        m->rtcp_mux = 1;
-        return 0;
-    }
-
-    if (KRAKEN_IS("rtpmap")) {
-        return kraken_sdp_rtpmap(m, &v, best);
-    }
-
-    if (KRAKEN_IS("fmtp")) {
-        /* kept for the pt Opus ends up with, whatever the line order */
-        if (kraken_sdp_word(&v, &w) != 0
-            || kraken_sdp_number(w.p, w.len, 127, &n) != 0)
-        {
-            return -1;
-        }
-
-        while (v.len && *v.p == ' ') {
-            v.p++;
-            v.len--;
-        }
-
-        if (fmtps->n < KRAKEN_SDP_MAX_FMTP) {
-            fmtps->fmtp[fmtps->n].pt = n;
-            fmtps->fmtp[fmtps->n].text = v;
-            fmtps->n++;
-        }
-
-        return 0;
-    }
-
-    if (KRAKEN_IS("msid")) {
-        return kraken_sdp_msid(m, &v);
-    }
-
-    if (KRAKEN_IS("ssrc")) {
-        if (kraken_sdp_word(&v, &w) != 0
-            || kraken_sdp_number(w.p, w.len, 4294967295L, &n) != 0)
-        {
-            return -1;
-        }
-
-        if (m->ssrc == 0) {
-            m->ssrc = (uint32_t) n;
-        }
-
-        while (v.len && *v.p == ' ') {
-            v.p++;
-            v.len--;
-        }
-
-        if (m->msid_stream[0] == '\0' && v.len > 5
-            && strncmp(v.p, "msid:", 5) == 0)
-        {
-            v.p += 5;
-            v.len -= 5;
-            return kraken_sdp_msid(m, &v);
-        }
-
-        return 0;
-    }
-
-#undef KRAKEN_IS
-
-    return 0;
+    return kraken_sdp_media_attr(m, &name, &v, best, fmtps);
 }
 
 
@@ -535,11 +567,45 @@ kraken_sdp_end_media(kraken_sdp_media_t *m, kraken_sdp_fmtps_t *fmtps)
 }
 
 
+/* What an m-line does not say it takes from the session level. */
+
+static void
+kraken_sdp_inherit(kraken_sdp_t *sdp, int session_dir)
+{
+    int                  i;
+    kraken_sdp_media_t  *m;
+
+    for (i = 0; i < sdp->nmedia; i++) {
+        m = &sdp->media[i];
+
+        if (m->direction < 0) {
+            m->direction = session_dir;
+        }
+
+        if (sdp->ice_ufrag[0] == '\0' && m->ice_ufrag[0]) {
+            memcpy(sdp->ice_ufrag, m->ice_ufrag, sizeof(sdp->ice_ufrag));
+        }
+
+        if (sdp->ice_pwd[0] == '\0' && m->ice_pwd[0]) {
+            memcpy(sdp->ice_pwd, m->ice_pwd, sizeof(sdp->ice_pwd));
+        }
+
+        if (sdp->fingerprint.len == 0 && m->fingerprint.len) {
+            sdp->fingerprint = m->fingerprint;
+        }
+
+        if (sdp->setup == KRAKEN_SDP_SETUP_NONE && m->setup) {
+            sdp->setup = m->setup;
+        }
+    }
+}
+
+
 int
 kraken_sdp_parse(kraken_sdp_t *sdp, const char *text, size_t len,
     char *err, size_t errlen)
 {
-    int                  line, best, session_dir, i, seen;
+    int                  line, best, session_dir, seen;
     const char          *p, *end, *eol;
     kraken_sdp_str_t     l, v;
     kraken_sdp_media_t  *m;
@@ -634,29 +700,7 @@ kraken_sdp_parse(kraken_sdp_t *sdp, const char *text, size_t len,
                                line);
     }
 
-    for (i = 0; i < sdp->nmedia; i++) {
-        m = &sdp->media[i];
-
-        if (m->direction < 0) {
-            m->direction = session_dir;
-        }
-
-        if (sdp->ice_ufrag[0] == '\0' && m->ice_ufrag[0]) {
-            memcpy(sdp->ice_ufrag, m->ice_ufrag, sizeof(sdp->ice_ufrag));
-        }
-
-        if (sdp->ice_pwd[0] == '\0' && m->ice_pwd[0]) {
-            memcpy(sdp->ice_pwd, m->ice_pwd, sizeof(sdp->ice_pwd));
-        }
-
-        if (sdp->fingerprint.len == 0 && m->fingerprint.len) {
-            sdp->fingerprint = m->fingerprint;
-        }
-
-        if (sdp->setup == KRAKEN_SDP_SETUP_NONE && m->setup) {
-            sdp->setup = m->setup;
-        }
-    }
+    kraken_sdp_inherit(sdp, session_dir);
 
     return 0;
 }

@@ -377,73 +377,54 @@ kraken_publish_bounds(kraken_engine_t *e, const char *rid, kraken_room_t *r,
 }
 
 
-int
-kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
-    const char *text, int limit, const char *callback, uint64_t now_ms,
-    char track[37], char **answer, kraken_error_t *err)
+/* The live peers of room r other than uid's own, which goes in *old. */
+
+static unsigned
+kraken_publish_others(kraken_room_t *r, const char *uid, kraken_peer_t **old)
 {
     unsigned        n;
-    char            perr[128];
-    kraken_sdp_t   *sdp;
-    kraken_room_t  *r;
-    kraken_peer_t  *p, *old, *q;
+    kraken_peer_t  *q;
 
-    sdp = e->sdp;
-
-    if (callback && callback[0] && e->conf.ontrack == NULL) {
-        return kraken_error_set(err, KRAKEN_ERR_INVALID_PARAMS, "%s",
-                                "callback not supported");
-    }
-
-    if (kraken_sdp_parse(sdp, text, strlen(text), perr, sizeof(perr)) != 0) {
-        return kraken_error_set(err, KRAKEN_ERR_INVALID_SDP, "%s", perr);
-    }
-
-    if (kraken_offer_check(sdp, err) != KRAKEN_OK) {
-        return err->code;
-    }
-
-    r = kraken_room_find(e, rid);
     n = 0;
-    old = NULL;
+    *old = NULL;
 
-    if (r) {
-        for (q = r->peers; q; q = q->room_next) {
-            if (q->closed) {
-                continue;
-            }
+    if (r == NULL) {
+        return 0;
+    }
 
-            if (strcmp(q->uid, uid) == 0) {
-                old = q;
+    for (q = r->peers; q; q = q->room_next) {
+        if (q->closed) {
+            continue;
+        }
 
-            } else {
-                n++;
-            }
+        if (strcmp(q->uid, uid) == 0) {
+            *old = q;
+
+        } else {
+            n++;
         }
     }
 
-    if (limit > 0 && n >= (unsigned) limit) {
-        return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
-                                "room full %d", limit - (int) n);
-    }
+    return n;
+}
 
-    if (kraken_publish_bounds(e, rid, r, n, sdp->nmedia, old, err)
-        != KRAKEN_OK)
-    {
-        e->counters.bounds_hit++;
-        return err->code;
-    }
 
-    r = kraken_room_get(e, rid);
-    if (r == NULL) {
-        return kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
-                                "out of memory");
-    }
+/*
+ * A new peer of room r for an offer: its secrets and ids, its callback,
+ * its slots; NULL with err set, the room untouched, when any fails.
+ */
+
+static kraken_peer_t *
+kraken_peer_new(kraken_engine_t *e, kraken_room_t *r, const char *uid,
+    kraken_sdp_t *sdp, const char *callback, uint64_t now_ms,
+    kraken_error_t *err)
+{
+    kraken_peer_t  *p;
 
     p = calloc(1, sizeof(kraken_peer_t));
     if (p == NULL) {
-        return kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
-                                "out of memory");
+        kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER, "out of memory");
+        return NULL;
     }
 
     p->engine = e;
@@ -463,7 +444,7 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
         kraken_peer_free(p);
         kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
                          "the random source failed");
-        goto failed;
+        return NULL;
     }
 
     p->session_id &= 0x7fffffff;
@@ -474,13 +455,13 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
             kraken_peer_free(p);
             kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER, "%s",
                              "out of memory");
-            goto failed;
+            return NULL;
         }
     }
 
     if (kraken_peer_slots_from_offer(p, sdp, err) != KRAKEN_OK) {
         kraken_peer_free(p);
-        goto failed;
+        return NULL;
     }
 
     /* the DTLS state waits for the first valid check */
@@ -491,6 +472,62 @@ kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
         kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
                          "dtls: unsupported fingerprint %.32s",
                          sdp->fingerprint.alg);
+        return NULL;
+    }
+
+    return p;
+}
+
+
+int
+kraken_engine_publish(kraken_engine_t *e, const char *rid, const char *uid,
+    const char *text, int limit, const char *callback, uint64_t now_ms,
+    char track[37], char **answer, kraken_error_t *err)
+{
+    unsigned        n;
+    char            perr[128];
+    kraken_sdp_t   *sdp;
+    kraken_room_t  *r;
+    kraken_peer_t  *p, *old;
+
+    sdp = e->sdp;
+
+    if (callback && callback[0] && e->conf.ontrack == NULL) {
+        return kraken_error_set(err, KRAKEN_ERR_INVALID_PARAMS, "%s",
+                                "callback not supported");
+    }
+
+    if (kraken_sdp_parse(sdp, text, strlen(text), perr, sizeof(perr)) != 0) {
+        return kraken_error_set(err, KRAKEN_ERR_INVALID_SDP, "%s", perr);
+    }
+
+    if (kraken_offer_check(sdp, err) != KRAKEN_OK) {
+        return err->code;
+    }
+
+    r = kraken_room_find(e, rid);
+    n = kraken_publish_others(r, uid, &old);
+
+    if (limit > 0 && n >= (unsigned) limit) {
+        return kraken_error_set(err, KRAKEN_ERR_ROOM_FULL,
+                                "room full %d", limit - (int) n);
+    }
+
+    if (kraken_publish_bounds(e, rid, r, n, sdp->nmedia, old, err)
+        != KRAKEN_OK)
+    {
+        e->counters.bounds_hit++;
+        return err->code;
+    }
+
+    r = kraken_room_get(e, rid);
+    if (r == NULL) {
+        return kraken_error_set(err, KRAKEN_ERR_SERVER_NEW_PEER,
+                                "out of memory");
+    }
+
+    p = kraken_peer_new(e, r, uid, sdp, callback, now_ms, err);
+    if (p == NULL) {
         goto failed;
     }
 
@@ -727,16 +764,87 @@ kraken_session_undo(kraken_peer_t *p, int *added, int n)
 }
 
 
+/* Whether p's session already has a slot sending publisher q. */
+
+static int
+kraken_session_sends(kraken_peer_t *p, kraken_peer_t *q)
+{
+    int  i;
+
+    for (i = 0; i < p->nslots; i++) {
+        if (p->slots[i].kind == KRAKEN_SLOT_SEND && p->slots[i].pub == q) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Gives publisher q a slot of p's session, with a fresh SSRC and rewrite
+ * state: returns the slot, -1 when q must wait (no free slot, no memory),
+ * -2 when the random source failed.
+ */
+
+static int
+kraken_session_add(kraken_engine_t *e, kraken_peer_t *p, kraken_peer_t *q)
+{
+    int             i;
+    char           *pub_uid;
+    uint16_t        first_seq;
+    uint32_t        ssrc, ts_delta;
+    kraken_slot_t  *s;
+
+    s = kraken_slot_for_publisher(p, &i);
+    if (s == NULL) {
+        /* the session is full: this publisher waits for a free slot */
+        return -1;
+    }
+
+    if (kraken_random32(e, &ssrc) != 0
+        || kraken_random(e, &first_seq, sizeof(first_seq)) != 0
+        || kraken_random(e, &ts_delta, sizeof(ts_delta)) != 0)
+    {
+        return -2;
+    }
+
+    pub_uid = strdup(q->uid);
+    if (pub_uid == NULL) {
+        return -1;
+    }
+
+    free(s->pub_uid);
+    s->pub_uid = pub_uid;
+    s->state = KRAKEN_SEND_ADDING;
+    s->pub = q;
+    memcpy(s->pub_id, q->pub_id, sizeof(s->pub_id));
+
+    /* the SR state libsrtp kept for the slot's last SSRC goes too */
+    if (s->ssrc && p->srtp) {
+        kraken_srtp_forget_sent(p->srtp, s->ssrc);
+    }
+
+    s->ssrc = ssrc;
+    kraken_rtp_rewrite_init(&s->rw, first_seq, ts_delta);
+
+    if (kraken_fanout_add(q, p, i) != 0) {
+        s->pub = NULL;
+        s->state = KRAKEN_SEND_FREE;
+        return -1;
+    }
+
+    return i;
+}
+
+
 int
 kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
     const char *uid, const char *cid, uint64_t now_ms, char **offer,
     kraken_error_t *err)
 {
-    int             i, changed, found, nadded;
+    int             i, changed, nadded;
     int             added[KRAKEN_SDP_MAX_MEDIA];
-    char           *pub_uid;
-    uint16_t        first_seq;
-    uint32_t        ssrc, ts_delta;
     kraken_slot_t  *s;
     kraken_peer_t  *p, *q;
 
@@ -768,58 +876,18 @@ kraken_engine_subscribe(kraken_engine_t *e, const char *rid,
             continue;
         }
 
-        found = 0;
-
-        for (i = 0; i < p->nslots; i++) {
-            if (p->slots[i].kind == KRAKEN_SLOT_SEND
-                && p->slots[i].pub == q)
-            {
-                found = 1;
-                break;
-            }
-        }
-
-        if (found) {
+        if (kraken_session_sends(p, q)) {
             continue;
         }
 
-        s = kraken_slot_for_publisher(p, &i);
-        if (s == NULL) {
-            /* the session is full: this publisher waits for a free slot */
-            continue;
-        }
-
-        if (kraken_random32(e, &ssrc) != 0
-            || kraken_random(e, &first_seq, sizeof(first_seq)) != 0
-            || kraken_random(e, &ts_delta, sizeof(ts_delta)) != 0)
-        {
+        i = kraken_session_add(e, p, q);
+        if (i == -2) {
             kraken_session_undo(p, added, nadded);
             return kraken_error_set(err, KRAKEN_ERR_SERVER_CREATE_OFFER,
                                     "the random source failed");
         }
 
-        pub_uid = strdup(q->uid);
-        if (pub_uid == NULL) {
-            continue;
-        }
-
-        free(s->pub_uid);
-        s->pub_uid = pub_uid;
-        s->state = KRAKEN_SEND_ADDING;
-        s->pub = q;
-        memcpy(s->pub_id, q->pub_id, sizeof(s->pub_id));
-
-        /* the SR state libsrtp kept for the slot's last SSRC goes too */
-        if (s->ssrc && p->srtp) {
-            kraken_srtp_forget_sent(p->srtp, s->ssrc);
-        }
-
-        s->ssrc = ssrc;
-        kraken_rtp_rewrite_init(&s->rw, first_seq, ts_delta);
-
-        if (kraken_fanout_add(q, p, i) != 0) {
-            s->pub = NULL;
-            s->state = KRAKEN_SEND_FREE;
+        if (i < 0) {
             continue;
         }
 

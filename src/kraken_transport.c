@@ -294,6 +294,31 @@ kraken_input_srtcp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
 }
 
 
+/*
+ * A publisher's first authentic audio: it becomes a track others may
+ * subscribe to, and its callback, if it has one, is asked.
+ */
+
+static void
+kraken_transport_first_audio(kraken_engine_t *e, kraken_peer_t *p,
+    uint64_t now)
+{
+    p->has_track = 1;
+    p->next_rr = now + KRAKEN_RR_INTERVAL;
+    kraken_log(e, "peer %.64s:%.64s:%s first audio %llu ms after "
+               "publish", p->room->id, p->uid, p->pub_id,
+               (unsigned long long) (now - p->created));
+
+    if (p->callback) {
+        /* the caller may answer, and close p, before this returns */
+        p->gate = KRAKEN_GATE_WAITING;
+        e->counters.callback_calls++;
+        e->conf.ontrack(e->conf.ontrack_data, p->room->id, p->uid,
+                        p->cid, p->callback);
+    }
+}
+
+
 void
 kraken_input_srtp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     size_t len, uint64_t now)
@@ -373,19 +398,7 @@ kraken_input_srtp(kraken_engine_t *e, kraken_addr_t *a, uint8_t *buf,
     e->counters.rtp_received_bytes += len;
 
     if (!p->has_track) {
-        p->has_track = 1;
-        p->next_rr = now + KRAKEN_RR_INTERVAL;
-        kraken_log(e, "peer %.64s:%.64s:%s first audio %llu ms after "
-                   "publish", p->room->id, p->uid, p->pub_id,
-                   (unsigned long long) (now - p->created));
-
-        if (p->callback) {
-            /* the caller may answer, and close p, before this returns */
-            p->gate = KRAKEN_GATE_WAITING;
-            e->counters.callback_calls++;
-            e->conf.ontrack(e->conf.ontrack_data, p->room->id, p->uid,
-                            p->cid, p->callback);
-        }
+        kraken_transport_first_audio(e, p, now);
     }
 
     kraken_rtp_stats_update(&p->stats, h.ssrc, h.seq);

@@ -6,6 +6,7 @@
 - no hand-written file in src/ is over 1,000 lines, and
   src/ngx_http_kraken_module.c is under 700;
 - no function in src/, bench/ or test/sim/ is over 100 lines;
+- no line in src/, bench/, test/ or fuzz/ is over 80 columns;
 - no two files of src/ (or of bench/) reach into each other, directly or
   round a circle: the symbols each object defines and uses (nm) make a
   graph that must have no cycle.
@@ -46,6 +47,17 @@ def file_sizes():
             limit = MAX_HTTP_MODULE - 1
         if n > limit:
             breaches.append("%s: %d lines (at most %d)" % (name, n, limit))
+
+
+def columns():
+    for d in ("src", "bench", "test/sim", "test/unit", "fuzz"):
+        for path in sorted(glob.glob(os.path.join(ROOT, d, "*.[ch]"))):
+            if generated(path):
+                continue
+            for i, line in enumerate(open(path), 1):
+                if len(line.rstrip("\n")) > 80:
+                    breaches.append("%s:%d: over 80 columns"
+                                    % (os.path.relpath(path, ROOT), i))
 
 
 def functions(path):
@@ -144,6 +156,7 @@ def cycles(where, objs):
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
     file_sizes()
+    columns()
     function_sizes()
 
     # only the objects of today's sources: a build keeps those of
