@@ -236,7 +236,7 @@ ngx_http_upstream_kraken_choose(ngx_http_upstream_kraken_ctx_t *ctx,
 }
 
 
-/* X-Kraken-Place: CHOICE[; down=A,B], padded: what the front knows now */
+/* X-Kraken-Place: CHOICE[; down=A,B][; ask], padded: what it knows now */
 
 void
 ngx_http_upstream_kraken_place(ngx_http_upstream_kraken_ctx_t *ctx,
