@@ -9,8 +9,10 @@
 #include <ngx_http.h>
 
 #include "kraken_error.h"
+#include "kraken_id.h"
 #include "kraken_rpc.h"
 #include "ngx_kraken_callback.h"
+#include "ngx_kraken_info.h"
 #include "ngx_kraken_ipc.h"
 #include "ngx_kraken_media.h"
 #include "ngx_kraken_metrics.h"
@@ -569,7 +571,7 @@ ngx_http_kraken_body_handler(ngx_http_request_t *r)
     ctx.callbacks = ngx_kraken_callback_enabled();
 
     if (ctx.engine) {
-        ctx.info = ngx_kraken_registry_info;
+        ctx.info = ngx_kraken_info;
         ctx.info_data = ctx.engine;
         ctx.info_details = klcf->info_details;
     }
@@ -1164,7 +1166,7 @@ ngx_http_kraken_ipc_rpc(u_char *body, size_t len, char **out,
     ctx.now = ngx_time();
     ctx.now_ms = ngx_current_msec;
     ctx.callbacks = ngx_kraken_callback_enabled();
-    ctx.info = ngx_kraken_registry_info;
+    ctx.info = ngx_kraken_info;
     ctx.info_data = ctx.engine;
 
     status = kraken_rpc_handle(&ctx, (const char *) body, len, out, outlen);

@@ -12,6 +12,7 @@
 
 #include "ngx_kraken_handoff.h"
 #include "ngx_kraken_media.h"
+#include "ngx_kraken_registry.h"
 
 
 /*

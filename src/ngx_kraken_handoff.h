@@ -11,7 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include "ngx_kraken_registry.h"
+#include "ngx_kraken_figures.h"
 
 
 /*

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "kraken_engine.h"
+#include "ngx_kraken_figures.h"
 #include "ngx_kraken_media.h"
 #include "ngx_kraken_metrics.h"
 #include "ngx_kraken_registry.h"
@@ -34,6 +35,8 @@ typedef struct {
 
 
 static void ngx_kraken_metrics_render(ngx_kraken_metrics_out_t *o,
+    ngx_kraken_worker_stats_t *w, ngx_uint_t n);
+static void ngx_kraken_metrics_counters(ngx_kraken_metrics_out_t *o,
     ngx_kraken_worker_stats_t *w, ngx_uint_t n);
 static void ngx_kraken_metrics_histogram(ngx_kraken_metrics_out_t *o,
     ngx_kraken_worker_stats_t *w, ngx_uint_t n);
@@ -146,8 +149,7 @@ static void
 ngx_kraken_metrics_render(ngx_kraken_metrics_out_t *o,
     ngx_kraken_worker_stats_t *w, ngx_uint_t n)
 {
-    ngx_uint_t   i;
-    const char  *family;
+    ngx_uint_t  i;
 
     ngx_kraken_metrics_family(o, "kraken_worker_info", "gauge",
                               "A live worker: its slot, pid, generation "
@@ -181,6 +183,21 @@ ngx_kraken_metrics_render(ngx_kraken_metrics_out_t *o,
                              "answer 5002002).")
 
 #undef NGX_KRAKEN_METRICS_GAUGE
+
+    ngx_kraken_metrics_counters(o, w, n);
+    ngx_kraken_metrics_histogram(o, w, n);
+    ngx_kraken_metrics_rpc_calls(o, w, n);
+}
+
+
+/* the engine's counters, and the glue's of the hand-over */
+
+static void
+ngx_kraken_metrics_counters(ngx_kraken_metrics_out_t *o,
+    ngx_kraken_worker_stats_t *w, ngx_uint_t n)
+{
+    ngx_uint_t   i;
+    const char  *family;
 
     /* a kind of the engine's counters is one family, labelled by reason */
 
@@ -248,9 +265,6 @@ ngx_kraken_metrics_render(ngx_kraken_metrics_out_t *o,
                                "token or sender).")
 
 #undef NGX_KRAKEN_METRICS_HANDOFF
-
-    ngx_kraken_metrics_histogram(o, w, n);
-    ngx_kraken_metrics_rpc_calls(o, w, n);
 }
 
 

@@ -10,7 +10,6 @@
 
 #include "ngx_kraken.h"
 #include "ngx_kraken_media.h"
-#include "ngx_kraken_registry.h"
 
 
 /*
