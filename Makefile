@@ -25,8 +25,11 @@ BUILD     ?= $(CURDIR)/build
 NGX_SRC   := /usr/share/nginx/src
 MODULE    := $(BUILD)/ngx_kraken_module.so
 RUN       := $(BUILD)/run
-SRCS      := $(wildcard src/*.c src/*.h) config
-CORE_SRCS := $(filter-out src/ngx_%.c,$(wildcard src/*.c))
+# one rule with config: the protocol core is src/kraken_*.c, the nginx
+# glue src/ngx_*.c
+CORE_SRCS := $(wildcard src/kraken_*.c)
+GLUE_SRCS := $(wildcard src/ngx_*.c)
+SRCS      := $(CORE_SRCS) $(GLUE_SRCS) $(wildcard src/*.h) config
 CFLAGS    ?= -O2 -g
 CORE_CFLAGS = $(CFLAGS) -Wall -Wextra -Werror -Wno-unused-parameter \
               $(SAN_FLAGS) -Isrc -I/usr/include/cjson
@@ -52,7 +55,13 @@ $(BUILD)/flags: FORCE
 	@echo '$(CURDIR) $(CORE_CFLAGS)' | cmp -s - $@ \
 	    || echo '$(CURDIR) $(CORE_CFLAGS)' >$@
 
-$(BUILD)/objs/Makefile: config $(BUILD)/flags
+# config globs the sources: a file added or removed configures anew
+$(BUILD)/srcs: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CORE_SRCS) $(GLUE_SRCS)' | cmp -s - $@ \
+	    || echo '$(CORE_SRCS) $(GLUE_SRCS)' >$@
+
+$(BUILD)/objs/Makefile: config $(BUILD)/flags $(BUILD)/srcs
 	rm -rf $(BUILD)/nginx-src && mkdir -p $(BUILD)
 	cp -a $(NGX_SRC) $(BUILD)/nginx-src
 	cd $(BUILD)/nginx-src && . ./conf_flags && ./configure \

@@ -15,7 +15,7 @@
 #                   capacity sweeps per server: "FAMILY N1 N2 ...; ..."
 #                   ("" none)
 #   KRAKEN_CONF     directives for the media server (stream)
-#                   ("kraken_connect_timeout 1h;": listeners never send)
+#                   ("kraken_media_connect_timeout 1h;": listeners never send)
 #   OUT             file the RESULT lines are appended to
 #   KEEP            keep the temporary folder (server logs) when set
 set -eu
@@ -37,7 +37,7 @@ JANUS_PORT=8088
 SRV_PID=
 MASTER_PID=
 # listeners publish but never send: keep them
-KRAKEN_CONF=${KRAKEN_CONF-kraken_connect_timeout  1h;}
+KRAKEN_CONF=${KRAKEN_CONF-kraken_media_connect_timeout  1h;}
 
 . "$HERE/lib.sh"
 

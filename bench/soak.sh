@@ -10,7 +10,7 @@
 # one). Every participant talks (audio and a sender report every 2 s);
 # a quarter leave without `end` and are left to the consent timeout
 # (the default, 30 s). Closed peers are remembered for 15 s rather than
-# 5 min (kraken_closed_peer_time), so that "everything is gone" comes
+# 5 min (kraken_media_closed_peer_time), so that "everything is gone" comes
 # sooner; the baseline and the final sample are both taken once `info`
 # shows no peer and no room, active or closed. With gdb installed, it
 # also prints glibc's malloc_stats() at both samples and the RSS after a
@@ -45,7 +45,7 @@ SRV_PID=
 MASTER_PID=
 SAMPLER=
 KRAKEN_LOG_LEVEL=${KRAKEN_LOG_LEVEL:-info}
-KRAKEN_CONF="kraken_closed_peer_time  15s;"
+KRAKEN_CONF="kraken_media_closed_peer_time  15s;"
 
 . "$HERE/lib.sh"
 

@@ -31,7 +31,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         conf.port = 9;
         conf.consent_timeout = 1000;
         conf.connect_timeout = 1000;
-        conf.tombstone_time = 1000;
+        conf.closed_peer_time = 1000;
         conf.send = fuzz_send;
         engine = kraken_engine_create(&conf, err, sizeof(err));
     }

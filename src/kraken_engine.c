@@ -249,7 +249,7 @@ kraken_engine_timer(kraken_engine_t *e, uint64_t now)
             p = *pp;
 
             if (p->closed) {
-                if (now - p->closed_at >= e->conf.tombstone_time) {
+                if (now - p->closed_at >= e->conf.closed_peer_time) {
                     *pp = p->room_next;
                     kraken_peer_free(p);
                     e->freed = 1;

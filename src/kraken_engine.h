@@ -105,7 +105,7 @@ typedef struct {
     uint16_t         port;              /* our media port */
     uint64_t         consent_timeout;   /* ms without a valid STUN check */
     uint64_t         connect_timeout;   /* ms from publish to first media */
-    uint64_t         tombstone_time;    /* ms a closed peer stays known */
+    uint64_t         closed_peer_time;  /* ms a closed peer stays known */
     kraken_send_pt   send;
     void            *send_data;
     kraken_room_event_pt  room_event;   /* may be NULL */

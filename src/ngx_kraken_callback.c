@@ -25,7 +25,6 @@
 
 #include "kraken_engine.h"
 #include "ngx_kraken_callback.h"
-#include "ngx_kraken_media.h"
 
 
 #define NGX_KRAKEN_CALLBACK_STATUS  64     /* of the answer we read */
@@ -46,6 +45,7 @@ typedef struct {
     char                    *rid;
     char                    *uid;
     char                    *cid;
+    kraken_engine_t        **engine;        /* the ontrack's data */
     ngx_uint_t               done;
 } ngx_kraken_callback_t;
 
@@ -98,7 +98,7 @@ ngx_kraken_callback_ontrack(void *data, const char *rid, const char *uid,
     kraken_engine_t        *e;
     ngx_kraken_callback_t  *cb;
 
-    e = ngx_kraken_media_engine();
+    e = *(kraken_engine_t **) data;
 
     if (!ngx_kraken_callback_enabled()
         || ngx_kraken_callback_npending
@@ -128,6 +128,7 @@ ngx_kraken_callback_ontrack(void *data, const char *rid, const char *uid,
 
     cb->pool = pool;
     cb->log = ngx_cycle->log;
+    cb->engine = data;
     cb->rid = (char *) ngx_pstrdup(pool, &(ngx_str_t) { ngx_strlen(rid) + 1,
                                                         (u_char *) rid });
     cb->uid = (char *) ngx_pstrdup(pool, &(ngx_str_t) { ngx_strlen(uid) + 1,
@@ -694,7 +695,7 @@ ngx_kraken_callback_finish(ngx_kraken_callback_t *cb, ngx_uint_t ok,
                       cb->uid, why);
     }
 
-    e = ngx_kraken_media_engine();
+    e = *cb->engine;
 
     if (e) {
         (void) kraken_engine_callback_done(e, cb->rid, cb->uid, cb->cid, ok,

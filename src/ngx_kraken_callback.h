@@ -28,7 +28,12 @@ void ngx_kraken_callback_set_conf(ngx_kraken_callback_conf_t *conf);
 /* Whether this worker makes the requests (a trusted certificate is set). */
 ngx_uint_t ngx_kraken_callback_enabled(void);
 
-/* The engine's conf.ontrack: starts the request, answers it when done. */
+/*
+ * The engine's conf.ontrack: starts the request, and answers the engine
+ * when it is done. data (conf.ontrack_data) is where the worker keeps its
+ * engine, a kraken_engine_t **: the request answers the engine found
+ * there then, none once it is NULL (the worker freed it meanwhile).
+ */
 void ngx_kraken_callback_ontrack(void *data, const char *rid,
     const char *uid, const char *cid, const char *url);
 

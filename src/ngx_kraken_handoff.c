@@ -11,8 +11,8 @@
 #include <openssl/crypto.h>
 
 #include "ngx_kraken_handoff.h"
-#include "ngx_kraken_media.h"
 #include "ngx_kraken_registry.h"
+#include "ngx_kraken_socket.h"
 
 
 /*
@@ -95,8 +95,8 @@ ngx_kraken_handoff_init(ngx_cycle_t *cycle, size_t sockbuf,
         return NGX_ERROR;
     }
 
-    c = ngx_kraken_media_watch(cycle, fd, sockbuf,
-                               ngx_kraken_handoff_read_handler);
+    c = ngx_kraken_socket_watch(cycle, fd, sockbuf,
+                                ngx_kraken_handoff_read_handler);
     if (c == NULL) {
         return NGX_ERROR;
     }

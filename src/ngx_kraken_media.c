@@ -17,6 +17,7 @@
 #include "kraken_udp.h"
 #include "ngx_kraken.h"
 #include "ngx_kraken_handoff.h"
+#include "ngx_kraken_socket.h"
 
 
 #define NGX_KRAKEN_BATCH       64
@@ -44,6 +45,9 @@
 
 static ngx_int_t ngx_kraken_media_socket(ngx_cycle_t *cycle,
     ngx_stream_kraken_main_conf_t *kmcf);
+static void ngx_kraken_media_steer(ngx_cycle_t *cycle);
+static void ngx_kraken_media_engine_conf(kraken_engine_conf_t *ecf,
+    ngx_stream_kraken_main_conf_t *kmcf, u_char *ip);
 static void ngx_kraken_media_read_handler(ngx_event_t *rev);
 static void ngx_kraken_media_foreign(struct sockaddr *from, socklen_t len,
     u_char *buf, size_t n);
@@ -166,51 +170,15 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    ngx_kraken_steer_maps = ngx_kraken_bpf();
-    ngx_kraken_mstats.steering = ngx_kraken_steering();
+    ngx_kraken_media_steer(cycle);
+
     ngx_kraken_mstats.worker_peers = mcf->worker_peers;
     ngx_kraken_mstats.worker_rooms = mcf->worker_rooms;
-
-    if (ngx_kraken_steer_maps) {
-        /* what an older holder of the slot left, and our STUN tag */
-        kraken_bpf_purge_slot(ngx_kraken_steer_maps, ngx_kraken_slot);
-
-        if (kraken_bpf_set_tag(ngx_kraken_steer_maps, ngx_kraken_slot + 1,
-                               ngx_kraken_sock_index)
-            != 0)
-        {
-            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
-                          "kraken: eBPF tag map update failed");
-        }
-    }
 
     ngx_memcpy(ip, mcf->announce.data, mcf->announce.len);
     ip[mcf->announce.len] = '\0';
 
-    ngx_memzero(&ecf, sizeof(kraken_engine_conf_t));
-    ecf.announce_ip = (const char *) ip;
-    ecf.port = kmcf->port;
-    ecf.consent_timeout = mcf->consent_timeout;
-    ecf.connect_timeout = mcf->connect_timeout;
-    ecf.tombstone_time = mcf->tombstone_time;
-    ecf.send = ngx_kraken_media_send;
-    ecf.send_data = NULL;
-    ecf.room_event = ngx_kraken_registry_room_event;
-    ecf.room_admit = ngx_kraken_registry_room_admit;
-    ecf.room_event_data = NULL;
-    ecf.max_room_peers = (unsigned) mcf->room_peers;
-    ecf.max_rooms = (unsigned) mcf->worker_rooms;
-    ecf.max_peers = (unsigned) mcf->worker_peers;
-    ecf.max_pending = (unsigned) mcf->worker_connecting;
-    ecf.max_candidates = (unsigned) mcf->peer_candidates;
-    ecf.max_peer_streams = (unsigned) mcf->peer_streams;
-    ecf.log = ngx_kraken_media_log;
-    ecf.log_data = cycle->log;
-    ecf.ufrag_tag = (unsigned) ngx_kraken_slot + 1;
-    ecf.addr_event = ngx_kraken_media_addr_event;
-    ecf.addr_event_data = NULL;
-    ecf.ontrack = ngx_kraken_callback_ontrack;
-    ecf.ontrack_data = NULL;
+    ngx_kraken_media_engine_conf(&ecf, kmcf, ip);
 
     ngx_kraken_engine = kraken_engine_create(&ecf, err, sizeof(err));
     if (ngx_kraken_engine == NULL) {
@@ -242,6 +210,71 @@ ngx_kraken_media_init_process(ngx_cycle_t *cycle,
 
 
 /*
+ * The steering of this generation (ngx_kraken_module.c): with eBPF, what
+ * an older holder of the slot left goes from the maps, and our STUN tag
+ * names our socket.
+ */
+
+static void
+ngx_kraken_media_steer(ngx_cycle_t *cycle)
+{
+    ngx_kraken_steer_maps = ngx_kraken_bpf();
+    ngx_kraken_mstats.steering = ngx_kraken_steering();
+
+    if (ngx_kraken_steer_maps == NULL) {
+        return;
+    }
+
+    kraken_bpf_purge_slot(ngx_kraken_steer_maps, ngx_kraken_slot);
+
+    if (kraken_bpf_set_tag(ngx_kraken_steer_maps, ngx_kraken_slot + 1,
+                           ngx_kraken_sock_index)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "kraken: eBPF tag map update failed");
+    }
+}
+
+
+/* the engine's settings: the media server's, and this file's callbacks */
+
+static void
+ngx_kraken_media_engine_conf(kraken_engine_conf_t *ecf,
+    ngx_stream_kraken_main_conf_t *kmcf, u_char *ip)
+{
+    ngx_kraken_media_conf_t  *mcf;
+
+    mcf = kmcf->media;
+
+    ngx_memzero(ecf, sizeof(kraken_engine_conf_t));
+    ecf->announce_ip = (const char *) ip;
+    ecf->port = kmcf->port;
+    ecf->consent_timeout = mcf->consent_timeout;
+    ecf->connect_timeout = mcf->connect_timeout;
+    ecf->closed_peer_time = mcf->closed_peer_time;
+    ecf->send = ngx_kraken_media_send;
+    ecf->send_data = NULL;
+    ecf->room_event = ngx_kraken_registry_room_event;
+    ecf->room_admit = ngx_kraken_registry_room_admit;
+    ecf->room_event_data = NULL;
+    ecf->max_room_peers = (unsigned) mcf->room_peers;
+    ecf->max_rooms = (unsigned) mcf->worker_rooms;
+    ecf->max_peers = (unsigned) mcf->worker_peers;
+    ecf->max_pending = (unsigned) mcf->worker_connecting;
+    ecf->max_candidates = (unsigned) mcf->peer_candidates;
+    ecf->max_peer_streams = (unsigned) mcf->peer_streams;
+    ecf->log = ngx_kraken_media_log;
+    ecf->log_data = ngx_kraken_log;
+    ecf->ufrag_tag = (unsigned) ngx_kraken_slot + 1;
+    ecf->addr_event = ngx_kraken_media_addr_event;
+    ecf->addr_event_data = NULL;
+    ecf->ontrack = ngx_kraken_callback_ontrack;
+    ecf->ontrack_data = &ngx_kraken_engine;
+}
+
+
+/*
  * The worker's socket of the media server's listen. It reads a dup of
  * it: nginx closes its listening sockets when a worker starts to shut
  * down, and an old generation's calls go on until they end.
@@ -262,7 +295,7 @@ ngx_kraken_media_socket(ngx_cycle_t *cycle,
 
     for (i = 0; i < cycle->listening.nelts; i++) {
 
-        if (ngx_kraken_media_listening(&ls[i], kmcf) != NGX_OK) {
+        if (ngx_kraken_listening_is_media(cycle, &ls[i]) != NGX_OK) {
             continue;
         }
 
@@ -320,8 +353,8 @@ ngx_kraken_media_socket(ngx_cycle_t *cycle,
     }
 #endif
 
-    c = ngx_kraken_media_watch(cycle, fd, ngx_kraken_mcf->socket_buffer,
-                               ngx_kraken_media_read_handler);
+    c = ngx_kraken_socket_watch(cycle, fd, ngx_kraken_mcf->socket_buffer,
+                                ngx_kraken_media_read_handler);
     if (c == NULL) {
         return NGX_ERROR;
     }
@@ -329,59 +362,6 @@ ngx_kraken_media_socket(ngx_cycle_t *cycle,
     ngx_kraken_udp = c;
 
     return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_kraken_media_listening(ngx_listening_t *ls,
-    ngx_stream_kraken_main_conf_t *kmcf)
-{
-    if (ls->type != SOCK_DGRAM || ls->fd == (ngx_socket_t) -1
-        || ngx_cmp_sockaddr(ls->sockaddr, ls->socklen, kmcf->sockaddr,
-                            kmcf->socklen, 1)
-           != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_connection_t *
-ngx_kraken_media_watch(ngx_cycle_t *cycle, ngx_socket_t fd, size_t sockbuf,
-    ngx_event_handler_pt handler)
-{
-    int                value;
-    ngx_connection_t  *c;
-
-    if (sockbuf) {
-        value = (int) sockbuf;
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(int));
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &value, sizeof(int));
-    }
-
-    c = ngx_get_connection(fd, cycle->log);
-    if (c == NULL) {
-        (void) ngx_close_socket(fd);
-        return NULL;
-    }
-
-    c->type = SOCK_DGRAM;
-    c->log = cycle->log;
-    c->read->log = cycle->log;
-    c->write->log = cycle->log;
-    c->read->handler = handler;
-
-    /* the socket must not keep a gracefully exiting worker alive */
-    c->idle = 1;
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
-        ngx_close_connection(c);
-        return NULL;
-    }
-
-    return c;
 }
 
 
@@ -714,9 +694,10 @@ ngx_kraken_media_quitting(ngx_log_t *log, kraken_engine_stats_t *st)
 
 /*
  * An old generation leaves: only connected calls keep it, and at most
- * kraken_drain_timeout. Peers that never connect do not, however many
- * publishes its rooms still get: with no connected peer for a connect
- * timeout, it goes. NGX_DONE: the worker closes its peers and exits, its
+ * kraken_media_drain_timeout (the log line keeps the old name, which
+ * tests and operators grep). Peers that never connect do not, however
+ * many publishes its rooms still get: with no connected peer for a
+ * connect timeout, it goes. NGX_DONE: the worker closes its peers and exits, its
  * rooms leave the registry, and their clients, answered 5002001 by the
  * new workers, publish again there.
  */

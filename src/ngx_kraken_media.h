@@ -20,7 +20,7 @@ typedef struct {
     ngx_str_t                announce;      /* IP in our candidates */
     ngx_msec_t               consent_timeout;
     ngx_msec_t               connect_timeout;
-    ngx_msec_t               tombstone_time;
+    ngx_msec_t               closed_peer_time;
     size_t                   socket_buffer;
     ngx_msec_t               drain_timeout; /* old generation's calls */
 
@@ -43,17 +43,6 @@ typedef struct {
     ngx_uint_t               reuseport;
 } ngx_stream_kraken_main_conf_t;
 
-
-/* Whether ls is a socket of the media server's listen. */
-ngx_int_t ngx_kraken_media_listening(ngx_listening_t *ls,
-    ngx_stream_kraken_main_conf_t *kmcf);
-
-/*
- * A worker's own UDP socket on nginx's event loop: SO_RCVBUF and
- * SO_SNDBUF sockbuf, and never keeping a gracefully exiting worker alive.
- */
-ngx_connection_t *ngx_kraken_media_watch(ngx_cycle_t *cycle,
-    ngx_socket_t fd, size_t sockbuf, ngx_event_handler_pt handler);
 
 /* The HTTP part runs the calls other workers forward here. */
 void ngx_kraken_media_set_rpc(ngx_kraken_ipc_handler_pt rpc);

@@ -6,10 +6,8 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_stream.h>
 
 #include "ngx_kraken.h"
-#include "ngx_kraken_media.h"
 #include "ngx_kraken_registry.h"
 
 
@@ -19,7 +17,9 @@
  * steers the media port's datagrams: with reuseport and eBPF, an
  * SK_REUSEPORT program picks the socket of the worker that owns the
  * datagram's room (kraken_bpf.c); without, the workers hand datagrams
- * over to each other (ngx_kraken_media.c).
+ * over to each other (ngx_kraken_media.c). The stream part tells it
+ * where the media server listens (ngx_kraken_add_media()): it reads no
+ * other part's configuration.
  */
 
 /* sockets of one reuseport group: a worker each */
@@ -115,6 +115,8 @@ ngx_kraken_create_conf(ngx_cycle_t *cycle)
      * set by ngx_pcalloc():
      *
      *     kcf->zone = NULL;
+     *     kcf->media_sockaddr = NULL;
+     *     kcf->media_reuseport = 0;
      */
 
     kcf->shm_size = NGX_CONF_UNSET_SIZE;
@@ -148,7 +150,8 @@ ngx_kraken_init_conf(ngx_cycle_t *cycle, void *conf)
 
 
 ngx_int_t
-ngx_kraken_add_zone(ngx_conf_t *cf)
+ngx_kraken_add_media(ngx_conf_t *cf, struct sockaddr *sockaddr,
+    socklen_t socklen, ngx_uint_t reuseport)
 {
     ngx_kraken_conf_t  *kcf;
 
@@ -160,6 +163,30 @@ ngx_kraken_add_zone(ngx_conf_t *cf)
     }
 
     kcf->zone = ngx_kraken_registry_zone();
+    kcf->media_sockaddr = sockaddr;
+    kcf->media_socklen = socklen;
+    kcf->media_reuseport = reuseport;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_kraken_listening_is_media(ngx_cycle_t *cycle, ngx_listening_t *ls)
+{
+    ngx_kraken_conf_t  *kcf;
+
+    kcf = (ngx_kraken_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                             ngx_kraken_module);
+
+    if (kcf->media_sockaddr == NULL
+        || ls->type != SOCK_DGRAM || ls->fd == (ngx_socket_t) -1
+        || ngx_cmp_sockaddr(ls->sockaddr, ls->socklen, kcf->media_sockaddr,
+                            kcf->media_socklen, 1)
+           != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
 
     return NGX_OK;
 }
@@ -175,11 +202,10 @@ ngx_kraken_add_zone(ngx_conf_t *cf)
 static ngx_int_t
 ngx_kraken_init_module(ngx_cycle_t *cycle)
 {
-    char                            err[256];
-    ngx_uint_t                      i, n;
-    ngx_listening_t                *ls;
-    ngx_kraken_conf_t              *kcf;
-    ngx_stream_kraken_main_conf_t  *kmcf;
+    char                err[256];
+    ngx_uint_t          i, n;
+    ngx_listening_t    *ls;
+    ngx_kraken_conf_t  *kcf;
 
     ngx_kraken_steer = NGX_KRAKEN_STEER_HANDOFF;
 
@@ -190,14 +216,7 @@ ngx_kraken_init_module(ngx_cycle_t *cycle)
     kcf = (ngx_kraken_conf_t *) ngx_get_conf(cycle->conf_ctx,
                                              ngx_kraken_module);
 
-    if (cycle->conf_ctx[ngx_stream_module.index] == NULL) {
-        return NGX_OK;
-    }
-
-    kmcf = ngx_stream_cycle_get_module_main_conf(cycle,
-                                                 ngx_stream_kraken_module);
-
-    if (kmcf == NULL || kmcf->media == NULL) {
+    if (kcf->media_sockaddr == NULL) {
         return NGX_OK;
     }
 
@@ -208,7 +227,7 @@ ngx_kraken_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (!kmcf->reuseport) {
+    if (!kcf->media_reuseport) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "kraken: the media listen has no \"reuseport\": "
                       "datagrams are handed over between workers");
@@ -233,7 +252,7 @@ ngx_kraken_init_module(ngx_cycle_t *cycle)
 
     for (i = 0; i < cycle->listening.nelts; i++) {
 
-        if (ngx_kraken_media_listening(&ls[i], kmcf) != NGX_OK) {
+        if (ngx_kraken_listening_is_media(cycle, &ls[i]) != NGX_OK) {
             continue;
         }
 

@@ -34,6 +34,8 @@ static char *ngx_stream_kraken_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_stream_kraken_media(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_stream_kraken_deprecated(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void ngx_stream_kraken_handler(ngx_stream_session_t *s);
 static ngx_int_t ngx_stream_kraken_init_process(ngx_cycle_t *cycle);
 static void ngx_stream_kraken_exit_process(ngx_cycle_t *cycle);
@@ -49,6 +51,29 @@ static ngx_conf_num_bounds_t  ngx_stream_kraken_bound = {
 static ngx_conf_num_bounds_t  ngx_stream_kraken_streams = {
     ngx_conf_check_num_bounds, 1, KRAKEN_PEER_STREAMS_MAX
 };
+
+
+/* a deprecated name's post: the name it stands for */
+static ngx_str_t  ngx_stream_kraken_media_consent_timeout =
+    ngx_string("kraken_media_consent_timeout");
+static ngx_str_t  ngx_stream_kraken_media_connect_timeout =
+    ngx_string("kraken_media_connect_timeout");
+static ngx_str_t  ngx_stream_kraken_media_closed_peer_time =
+    ngx_string("kraken_media_closed_peer_time");
+static ngx_str_t  ngx_stream_kraken_media_drain_timeout =
+    ngx_string("kraken_media_drain_timeout");
+static ngx_str_t  ngx_stream_kraken_media_room_peers =
+    ngx_string("kraken_media_room_peers");
+static ngx_str_t  ngx_stream_kraken_media_worker_rooms =
+    ngx_string("kraken_media_worker_rooms");
+static ngx_str_t  ngx_stream_kraken_media_worker_peers =
+    ngx_string("kraken_media_worker_peers");
+static ngx_str_t  ngx_stream_kraken_media_worker_connecting =
+    ngx_string("kraken_media_worker_connecting");
+static ngx_str_t  ngx_stream_kraken_media_peer_candidates =
+    ngx_string("kraken_media_peer_candidates");
+static ngx_str_t  ngx_stream_kraken_media_peer_streams =
+    ngx_string("kraken_media_peer_streams");
 
 
 static ngx_command_t  ngx_stream_kraken_commands[] = {
@@ -67,25 +92,25 @@ static ngx_command_t  ngx_stream_kraken_commands[] = {
       offsetof(ngx_stream_kraken_srv_conf_t, media.announce),
       NULL },
 
-    { ngx_string("kraken_consent_timeout"),
+    { ngx_string("kraken_media_consent_timeout"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.consent_timeout),
       NULL },
 
-    { ngx_string("kraken_connect_timeout"),
+    { ngx_string("kraken_media_connect_timeout"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.connect_timeout),
       NULL },
 
-    { ngx_string("kraken_closed_peer_time"),
+    { ngx_string("kraken_media_closed_peer_time"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
-      offsetof(ngx_stream_kraken_srv_conf_t, media.tombstone_time),
+      offsetof(ngx_stream_kraken_srv_conf_t, media.closed_peer_time),
       NULL },
 
     { ngx_string("kraken_media_socket_buffer"),
@@ -95,54 +120,126 @@ static ngx_command_t  ngx_stream_kraken_commands[] = {
       offsetof(ngx_stream_kraken_srv_conf_t, media.socket_buffer),
       NULL },
 
-    { ngx_string("kraken_drain_timeout"),
+    { ngx_string("kraken_media_drain_timeout"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.drain_timeout),
       NULL },
 
-    { ngx_string("kraken_room_peers"),
+    { ngx_string("kraken_media_room_peers"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.room_peers),
       &ngx_stream_kraken_bound },
 
-    { ngx_string("kraken_worker_rooms"),
+    { ngx_string("kraken_media_worker_rooms"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.worker_rooms),
       &ngx_stream_kraken_bound },
 
-    { ngx_string("kraken_worker_peers"),
+    { ngx_string("kraken_media_worker_peers"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.worker_peers),
       &ngx_stream_kraken_bound },
 
-    { ngx_string("kraken_worker_connecting"),
+    { ngx_string("kraken_media_worker_connecting"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.worker_connecting),
       &ngx_stream_kraken_bound },
 
-    { ngx_string("kraken_peer_candidates"),
+    { ngx_string("kraken_media_peer_candidates"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.peer_candidates),
       &ngx_stream_kraken_bound },
 
-    { ngx_string("kraken_peer_streams"),
+    { ngx_string("kraken_media_peer_streams"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_kraken_srv_conf_t, media.peer_streams),
       &ngx_stream_kraken_streams },
+
+    /* the names before the kraken_media_ scheme, deprecated */
+
+    { ngx_string("kraken_consent_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_consent_timeout },
+
+    { ngx_string("kraken_connect_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_connect_timeout },
+
+    { ngx_string("kraken_closed_peer_time"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_closed_peer_time },
+
+    { ngx_string("kraken_drain_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_drain_timeout },
+
+    { ngx_string("kraken_room_peers"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_room_peers },
+
+    { ngx_string("kraken_worker_rooms"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_worker_rooms },
+
+    { ngx_string("kraken_worker_peers"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_worker_peers },
+
+    { ngx_string("kraken_worker_connecting"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_worker_connecting },
+
+    { ngx_string("kraken_peer_candidates"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_peer_candidates },
+
+    { ngx_string("kraken_peer_streams"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_kraken_deprecated,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      &ngx_stream_kraken_media_peer_streams },
 
       ngx_null_command
 };
@@ -250,7 +347,10 @@ ngx_stream_kraken_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_kraken_add_zone(cf) != NGX_OK) {
+    if (ngx_kraken_add_media(cf, media->sockaddr, media->socklen,
+                             media->reuseport)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -340,7 +440,7 @@ ngx_stream_kraken_create_srv_conf(ngx_conf_t *cf)
     kscf->enable = NGX_CONF_UNSET;
     kscf->media.consent_timeout = NGX_CONF_UNSET_MSEC;
     kscf->media.connect_timeout = NGX_CONF_UNSET_MSEC;
-    kscf->media.tombstone_time = NGX_CONF_UNSET_MSEC;
+    kscf->media.closed_peer_time = NGX_CONF_UNSET_MSEC;
     kscf->media.socket_buffer = NGX_CONF_UNSET_SIZE;
     kscf->media.drain_timeout = NGX_CONF_UNSET_MSEC;
     kscf->media.room_peers = NGX_CONF_UNSET_UINT;
@@ -366,8 +466,8 @@ ngx_stream_kraken_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->media.consent_timeout, 30000);
     ngx_conf_merge_msec_value(conf->media.connect_timeout,
                               prev->media.connect_timeout, 60000);
-    ngx_conf_merge_msec_value(conf->media.tombstone_time,
-                              prev->media.tombstone_time, 300000);
+    ngx_conf_merge_msec_value(conf->media.closed_peer_time,
+                              prev->media.closed_peer_time, 300000);
     ngx_conf_merge_size_value(conf->media.socket_buffer,
                               prev->media.socket_buffer, 4 * 1024 * 1024);
     ngx_conf_merge_msec_value(conf->media.drain_timeout,
@@ -418,6 +518,41 @@ ngx_stream_kraken_media(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cscf->handler = ngx_stream_kraken_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A directive's name before the kraken_media_ scheme: it works as the
+ * name it stands for (cmd->post), the same arguments, checks and errors,
+ * and says once, at configuration time, which name to use.
+ */
+
+static char *
+ngx_stream_kraken_deprecated(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t      *name;
+    ngx_command_t  *c;
+
+    name = cmd->post;
+
+    for (c = ngx_stream_kraken_commands; c->name.len; c++) {
+
+        if (c->set == ngx_stream_kraken_deprecated
+            || c->name.len != name->len
+            || ngx_strncmp(c->name.data, name->data, name->len) != 0)
+        {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" is deprecated, use \"%V\"",
+                           &cmd->name, name);
+
+        return c->set(cf, c, conf);
+    }
+
+    return "has no current name";
 }
 
 

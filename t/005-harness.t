@@ -91,7 +91,8 @@ like($v->{failure} // '', qr/the probe's own check/, 'naming the check');
 
 # A run again meets the same server, once it forgot the dead run's peers
 # (here a peer that never connects, gone on a 2 s connect timeout).
-my $k = KrakenTest->new(workers => 1, stream => "kraken_connect_timeout 2s;");
+my $k = KrakenTest->new(workers => 1,
+                        stream => "kraken_media_connect_timeout 2s;");
 
 ($rc, $out, $err, $run, $v, $runs, $diag) = probe('publish-crash', $k->url);
 is($runs, 2, 'a client that published and crashed is run again');

@@ -16,8 +16,8 @@ plan skip_all => 'npm install in t/js first (make prove does it)'
 my ($CONNECT, $CONSENT) = (5, 3);
 
 my $k = KrakenTest->new(workers => 1, stream => <<"EOF");
-kraken_connect_timeout  ${CONNECT}s;
-kraken_consent_timeout  ${CONSENT}s;
+kraken_media_connect_timeout  ${CONNECT}s;
+kraken_media_consent_timeout  ${CONSENT}s;
 EOF
 
 my ($exit, $out, $err) = KrakenTest::run_node('wrtc-timeouts.js', $k->url,

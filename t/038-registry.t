@@ -18,7 +18,7 @@ plan skip_all => 'npm install in t/js first (make prove does it)'
 # about 350 rooms, more than info lists for one worker
 my $k = KrakenTest->new(workers => 2, location => 'kraken_info_details on;',
                         main => 'kraken_shm_size 256k;',
-                        stream => 'kraken_closed_peer_time 1s;');
+                        stream => 'kraken_media_closed_peer_time 1s;');
 
 my ($rc, $out, $err) = KrakenTest::run_node('bounds.js', $k->url,
                                             'registry');

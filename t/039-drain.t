@@ -2,7 +2,7 @@
 # worker: publishes that never connect, arriving every half second into a
 # room it holds, do not keep it past the connect timeout; then their
 # clients get 5002001 and the room starts again in the new generation. A
-# connected call keeps it until kraken_drain_timeout, no longer; its
+# connected call keeps it until kraken_media_drain_timeout, no longer; its
 # participants then get 5002001 and rejoin in the new generation.
 
 use strict;
@@ -26,7 +26,7 @@ my $jsep = $J->encode({ type => 'offer', sdp => $offer });
 # 1. bare publishes do not keep an old generation
 
 my $k = KrakenTest->new(workers => 1,
-                        stream => "kraken_connect_timeout  ${CONNECT}s;");
+                        stream => "kraken_media_connect_timeout  ${CONNECT}s;");
 my $room = 'bare-' . int(rand(1e9));
 my @old = $k->worker_pids;
 
@@ -77,11 +77,11 @@ like($log, qr/\[info\].*kraken: no connected peer for \d+ ms, worker exits/,
 $k->assert_clean_log;
 
 
-# 2. a connected call keeps it until kraken_drain_timeout
+# 2. a connected call keeps it until kraken_media_drain_timeout
 
 $k = KrakenTest->new(workers => 1, stream => <<"CONF");
-kraken_connect_timeout  ${CONNECT}s;
-    kraken_drain_timeout    ${DRAIN}s;
+kraken_media_connect_timeout  ${CONNECT}s;
+    kraken_media_drain_timeout    ${DRAIN}s;
 CONF
 
 my ($rc, $out, $err) = KrakenTest::run_node('drain.js', $k->url,

@@ -36,8 +36,8 @@ is(system('make', '-s', '-C', 'bench', 'loadgen'), 0,
    'bench/loadgen builds') or BAIL_OUT('no load generator');
 
 my $k = KrakenTest->new(workers => 1, stream => <<"EOF");
-kraken_consent_timeout  ${CONSENT}s;
-kraken_connect_timeout  ${CONNECT}s;
+kraken_media_consent_timeout  ${CONSENT}s;
+kraken_media_connect_timeout  ${CONNECT}s;
 EOF
 
 my $dir = tempdir('kraken-041-XXXXXX', TMPDIR => 1, CLEANUP => 1);

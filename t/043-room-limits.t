@@ -2,7 +2,7 @@
 # with bare publishes (a real offer that never connects): the room's other
 # live peers count against it, so the (limit+1)th live peer is 5002000,
 # and a republish of the same uid is not counted twice. Then
-# kraken_peer_streams: with 3, four libwebrtc participants hear each
+# kraken_media_peer_streams: with 3, four libwebrtc participants hear each
 # other, a fifth publish is 5002000, and the four keep hearing each other.
 
 use strict;
@@ -70,9 +70,9 @@ $k->stop;
 $k->assert_clean_log;
 
 
-# 2. kraken_peer_streams
+# 2. kraken_media_peer_streams
 
-$k = KrakenTest->new(workers => 1, stream => 'kraken_peer_streams 3;');
+$k = KrakenTest->new(workers => 1, stream => 'kraken_media_peer_streams 3;');
 
 my ($rc, $out, $err) = KrakenTest::run_node('room-limits.js', $k->url,
                                             'streams');
@@ -84,12 +84,12 @@ $k->assert_clean_log;
 
 # 3. a session holds at most 128 m-lines, its own audio among them
 
-$k = KrakenTest->new(workers => 1, stream => 'kraken_peer_streams 128;',
+$k = KrakenTest->new(workers => 1, stream => 'kraken_media_peer_streams 128;',
                      no_start => 1);
 my $p = $k->prefix;
 my $args = "-p $p/ -e logs/error.log -c conf/nginx.conf";
 my $t = `$KrakenTest::NGINX -t $args 2>&1`;
-isnt($?, 0, 'kraken_peer_streams 128 fails nginx -t');
+isnt($?, 0, 'kraken_media_peer_streams 128 fails nginx -t');
 like($t, qr/between 1 and 127/, 'and says the most is 127')
     or diag($t);
 

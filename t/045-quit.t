@@ -39,7 +39,7 @@ for my $case (['quit', 'SIGQUIT', 11], ['stop', 'SIGTERM', 0],
 
     # an hour of drain: only telling a quit from a reload ends it sooner
     my $k = KrakenTest->new(workers => 2,
-                            stream => 'kraken_drain_timeout 1h;');
+                            stream => 'kraken_media_drain_timeout 1h;');
     my $master = $k->master_pid;
 
     # SIGQUIT and SIGTERM to the master are what -s quit and -s stop send

@@ -37,8 +37,8 @@ my $k = KrakenTest->new(workers => 2,
                         location => 'kraken_placement on; '
                                   . 'kraken_placement_from 127.0.0.1/32;',
                         http_listen => 'reuseport',
-                        stream => 'kraken_worker_peers 50; '
-                                . 'kraken_worker_rooms 10;');
+                        stream => 'kraken_media_worker_peers 50; '
+                                . 'kraken_media_worker_rooms 10;');
 my $self = '127.0.0.1:' . $k->port;
 
 # (response, decoded body) of a call on a fresh connection, so that it
@@ -300,8 +300,8 @@ $k->assert_clean_log;
 
 # the engine's own bounds refuse: X-Kraken-Busy says which
 my $small = KrakenTest->new(workers => 1,
-                            stream => 'kraken_worker_rooms 2; '
-                                    . 'kraken_worker_peers 3;');
+                            stream => 'kraken_media_worker_rooms 2; '
+                                    . 'kraken_media_worker_peers 3;');
 ($res, $json) = call($small, 'publish', ["b-$_", 'u', $jsep]) for 1 .. 2;
 ($res, $json) = call($small, 'publish', ['b-3', 'u', $jsep]);
 is($res->{headers}{'x-kraken-code'}, 5003000, 'rooms bound: 5003000');
@@ -336,8 +336,8 @@ ok($? != 0
 
 # without kraken_placement, X-Kraken-Place is the client's, ignored
 my $off = KrakenTest->new(workers => 2, http_listen => 'reuseport',
-                          stream => 'kraken_worker_peers 0; '
-                                  . 'kraken_worker_rooms 0;');
+                          stream => 'kraken_media_worker_peers 0; '
+                                  . 'kraken_media_worker_rooms 0;');
 %ok = ();
 for my $i (1 .. 8) {
     ($res, $json) = call($off, 'publish', ["off-$i", 'u', $jsep],

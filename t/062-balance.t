@@ -36,7 +36,7 @@ my @eng = map {
                     location => 'kraken_placement on; '
                               . 'kraken_placement_from 127.0.0.1; '
                               . 'kraken_info_details on;',
-                    stream => 'kraken_connect_timeout 1h;')
+                    stream => 'kraken_media_connect_timeout 1h;')
 } 1 .. 3;
 my %name = map { $_ => '127.0.0.1:' . $eng[$_]->port } 0 .. 2;
 
@@ -176,7 +176,7 @@ for my $k ($f1, $f2, grep { defined } @eng) {
                     location => 'kraken_placement on; '
                               . 'kraken_placement_from 127.0.0.1; '
                               . 'kraken_info_details on;',
-                    stream => 'kraken_connect_timeout 1h;')
+                    stream => 'kraken_media_connect_timeout 1h;')
 } 1 .. 2;
 %name = map { $_ => '127.0.0.1:' . $eng[$_]->port } 0 .. 1;
 $upstream = "upstream kraken_engines {\n        kraken_balance;\n"

@@ -1,7 +1,8 @@
 # The shipped front (conf/kraken-front.conf, as it is but for its ports)
 # takes the bodies its engines take: a subscriber's answer in a room of
-# kraken_peer_streams publishers is about 70k (README: kraken_peer_streams),
-# and must reach the engine rather than be refused by the front with 413.
+# kraken_media_peer_streams publishers is about 70k (README:
+# kraken_media_peer_streams), and must reach the engine rather than be
+# refused by the front with 413.
 
 use strict;
 use warnings;

@@ -26,7 +26,7 @@ my @eng = map {
                     location => 'kraken_placement on; '
                               . 'kraken_placement_from 127.0.0.1; '
                               . 'kraken_info_details on;',
-                    stream => 'kraken_connect_timeout 1h;')
+                    stream => 'kraken_media_connect_timeout 1h;')
 } 1 .. 3;
 
 my $upstream = "upstream kraken_engines {\n        kraken_balance;\n"

@@ -5,9 +5,10 @@
  * (its participants' packetsReceived keep growing) through all of them.
  *
  *   node t/js/bounds.js URL bounds
- *       with kraken_room_peers 3, kraken_worker_rooms 4,
- *       kraken_worker_peers 7, kraken_worker_connecting 3,
- *       kraken_peer_candidates 16, kraken_closed_peer_time 1s, one worker:
+ *       with kraken_media_room_peers 3, kraken_media_worker_rooms 4,
+ *       kraken_media_worker_peers 7, kraken_media_worker_connecting 3,
+ *       kraken_media_peer_candidates 16,
+ *       kraken_media_closed_peer_time 1s, one worker:
  *       room full (5002000), candidates (5001002), connecting, rooms and
  *       peers (5003000 "server busy"), then FLOOD refusals of each kind
  *   node t/js/bounds.js URL registry
@@ -139,7 +140,7 @@ async function end(peers) {
     }
 }
 
-/* closed peers forgotten (kraken_closed_peer_time), their rooms gone */
+/* closed peers forgotten (kraken_media_closed_peer_time), their rooms gone */
 async function settled(active) {
     return waitFor(async () => {
         const i = await rpc(url, 'info', []);
@@ -165,13 +166,13 @@ async function bounds() {
     const a = await startCall(`a-${tag}`, 3, 300);
     const room = (x) => `${x}-${tag}`;
 
-    /* room full: the call's room holds kraken_room_peers */
-    refusal('a 4th peer in a room of kraken_room_peers 3 is 5002000',
+    /* room full: the call's room holds kraken_media_room_peers */
+    refusal('a 4th peer in a room of kraken_media_room_peers 3 is 5002000',
             await publish(a[0].room, `a-extra-${tag}`), 5002000,
             /room full/);
     await callsFlow('while its room is full');
 
-    /* candidates: kraken_peer_candidates 16 (wrtc trickles about 8) */
+    /* candidates: kraken_media_peer_candidates 16 (wrtc trickles about 8) */
     const x = await accepted(room('b'), `x-${tag}`);
     let trickled = 0;
     for (let i = 0; i < 16; i++) {
@@ -179,18 +180,18 @@ async function bounds() {
                                                   CANDIDATE]);
         trickled += res.error === undefined ? 1 : 0;
     }
-    checks.check('16 candidates of kraken_peer_candidates 16 are taken',
+    checks.check('16 candidates of kraken_media_peer_candidates 16 are taken',
                  trickled === 16, trickled);
     refusal('a 17th candidate is 5001002',
             await rpcRaw(url, 'trickle', [x.room, x.uid, x.track,
                                           CANDIDATE]),
             5001002, /too many candidates/);
 
-    /* connecting: kraken_worker_connecting 3 (x, y, c1) */
+    /* connecting: kraken_media_worker_connecting 3 (x, y, c1) */
     const y = await accepted(room('b'), `y-${tag}`);
     const c1 = await accepted(room('c'), `c1-${tag}`);
-    refusal('a 4th unconnected publish of kraken_worker_connecting 3 is '
-            + '5003000 server busy',
+    refusal('a 4th unconnected publish of kraken_media_worker_connecting 3 '
+            + 'is 5003000 server busy',
             await publish(room('c'), `c2-${tag}`), 5003000,
             /server busy: 3 peers connecting/);
     await callsFlow('while publishes are refused for connecting peers');
@@ -207,10 +208,10 @@ async function bounds() {
     await startCall(`a2-${tag}`, 2, 1100);
     await accepted(room('d'), `d1-${tag}`);
     await accepted(room('e'), `e1-${tag}`);
-    refusal('a 5th room of kraken_worker_rooms 4 is 5003000 server busy',
+    refusal('a 5th room of kraken_media_worker_rooms 4 is 5003000 server busy',
             await publish(room('f'), `f1-${tag}`), 5003000,
             /server busy: 4 rooms/);
-    refusal('an 8th peer of kraken_worker_peers 7 is 5003000 server busy',
+    refusal('an 8th peer of kraken_media_worker_peers 7 is 5003000 server busy',
             await publish(room('d'), `d2-${tag}`), 5003000,
             /server busy: 7 peers/);
     await flood('publishes into new rooms',

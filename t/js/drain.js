@@ -1,6 +1,6 @@
 'use strict';
 /*
- * An old generation with a connected call leaves at kraken_drain_timeout:
+ * An old generation with a connected call leaves at kraken_media_drain_timeout:
  * the call goes on through the reload, the old workers exit at the drain
  * deadline (not before, not long after), and the participants, answered
  * 5002001 by the new generation, publish again there and hear each other.
@@ -8,7 +8,7 @@
  *   node t/js/drain.js URL MASTER_PID OLD_PIDS DRAIN_S
  *
  * OLD_PIDS: the workers before the reload, comma separated; DRAIN_S: the
- * server's kraken_drain_timeout. Prints one JSON line {ok, checks, ...};
+ * server's kraken_media_drain_timeout. Prints one JSON line {ok, checks, ...};
  * exit 0 all checks passed, 1 a check failed, 2 the script could not run.
  */
 
@@ -94,9 +94,9 @@ async function main() {
                                DRAIN_MS + SLACK_MS + times.reload
                                - Date.now(), 100);
     times.oldGoneAfterMs = gone ? Date.now() - times.reload : null;
-    checks.check(`the old workers exit by kraken_drain_timeout + `
+    checks.check(`the old workers exit by kraken_media_drain_timeout + `
                  + `${SLACK_MS / 1000}s`, gone, times.oldGoneAfterMs);
-    checks.check('not before kraken_drain_timeout: the call kept them',
+    checks.check('not before kraken_media_drain_timeout: the call kept them',
                  gone && times.oldGoneAfterMs >= DRAIN_MS - 500,
                  times.oldGoneAfterMs);
 

@@ -1,10 +1,10 @@
 'use strict';
 /*
- * A room at kraken_peer_streams: a publish the room could not deliver to
+ * A room at kraken_media_peer_streams: a publish the room could not deliver to
  * everyone is refused, and everyone already there keeps hearing everyone.
  *
  *   node t/js/room-limits.js URL streams
- *       with kraken_peer_streams 3, one worker: four participants hear
+ *       with kraken_media_peer_streams 3, one worker: four participants hear
  *       each other; a fifth publish (a bare offer, t/data) is 5002000
  *       "room full", FLOOD more alike; the four still hear each other and
  *       their audio keeps flowing; a member publishing again is not
@@ -94,7 +94,7 @@ async function streams() {
 
     await Promise.all(members.map((p) => p.join()));
     const ok = await everyoneHears(members, 30000);
-    checks.check('four participants with kraken_peer_streams 3 hear '
+    checks.check('four participants with kraken_media_peer_streams 3 hear '
                  + 'each other', ok);
     if (!ok) {
         throw new Error('the call did not start');

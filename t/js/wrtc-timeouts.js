@@ -11,8 +11,8 @@
  *
  *   node t/js/wrtc-timeouts.js URL [CONNECT_S=5] [CONSENT_S=3] [POLL_MS=500]
  *
- * CONNECT_S and CONSENT_S are the server's kraken_connect_timeout and
- * kraken_consent_timeout. Prints one JSON line {ok, checks, ...};
+ * CONNECT_S and CONSENT_S are the server's kraken_media_connect_timeout and
+ * kraken_media_consent_timeout. Prints one JSON line {ok, checks, ...};
  * exit 0 all checks passed, 1 a check failed, 2 the script could not run.
  */
 

@@ -66,7 +66,7 @@ sim_new(void)
     s->conf.port = 20000;
     s->conf.consent_timeout = 3000;
     s->conf.connect_timeout = 5000;
-    s->conf.tombstone_time = 10000;
+    s->conf.closed_peer_time = 10000;
     s->conf.send = sim_capture;
     s->conf.send_data = s;
 
