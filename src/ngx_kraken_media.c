@@ -697,9 +697,9 @@ ngx_kraken_media_quitting(ngx_log_t *log, kraken_engine_stats_t *st)
  * kraken_media_drain_timeout (the log line keeps the old name, which
  * tests and operators grep). Peers that never connect do not, however
  * many publishes its rooms still get: with no connected peer for a
- * connect timeout, it goes. NGX_DONE: the worker closes its peers and exits, its
- * rooms leave the registry, and their clients, answered 5002001 by the
- * new workers, publish again there.
+ * connect timeout, it goes. NGX_DONE: the worker closes its peers and
+ * exits, its rooms leave the registry, and their clients, answered
+ * 5002001 by the new workers, publish again there.
  */
 
 static ngx_int_t
