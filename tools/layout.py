@@ -7,6 +7,7 @@
   src/ngx_http_kraken_module.c is under 700;
 - no function in src/, bench/ or test/sim/ is over 100 lines;
 - no line in src/, bench/, test/ or fuzz/ is over 80 columns;
+- README.md's Layout section names every file of src/;
 - no two files of src/ (or of bench/) reach into each other, directly or
   round a circle: the symbols each object defines and uses (nm) make a
   graph that must have no cycle.
@@ -47,6 +48,24 @@ def file_sizes():
             limit = MAX_HTTP_MODULE - 1
         if n > limit:
             breaches.append("%s: %d lines (at most %d)" % (name, n, limit))
+
+
+def readme_names():
+    import re
+    text = open(os.path.join(ROOT, "README.md")).read()
+    m = re.search(r"^## Layout\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    section = m.group(1) if m else ""
+    named = set()
+    for word in re.findall(r"`([^`]+)`", section):
+        for w in re.split(r"[\s,]+", word):
+            w = w.split("/")[-1]
+            named.add(w)
+            named.add(re.sub(r"\.[ch]$", "", w))
+    for path in sorted(glob.glob(os.path.join(ROOT, "src", "*.[ch]"))):
+        base = os.path.basename(path)
+        if base not in named and base[:-2] not in named:
+            breaches.append("README.md's Layout section does not name %s"
+                            % os.path.relpath(path, ROOT))
 
 
 def columns():
@@ -156,6 +175,7 @@ def cycles(where, objs):
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
     file_sizes()
+    readme_names()
     columns()
     function_sizes()
 
